@@ -1,1 +1,25 @@
-//! placeholder
+//! The gateway: the actix-web server every customer, agent, admin and integrator talks to.
+//!
+//! It owns the HTTP and WebSocket surface of the v1 contract, authentication, the
+//! conversation store and the live event hub. It is the only crate that knows actix or the
+//! wire formats; the decisions are made in `bot` and `router`, the search in `kb`, and
+//! nothing depends on this crate.
+//!
+//! Entry points: [`Settings`] (configuration), [`Application`] (build, bind, run), and the
+//! modules `service` (the conversation lifecycle), `store` (state), `hub` (live sockets).
+
+pub mod auth;
+mod demo;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod hub;
+mod routes;
+pub mod service;
+pub mod settings;
+mod startup;
+pub mod state;
+pub mod store;
+
+pub use settings::{DemoSeed, Limits, Settings, Storage};
+pub use startup::Application;

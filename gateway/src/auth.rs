@@ -1,0 +1,119 @@
+//! Who is calling: bearer tokens and the principals they stand for.
+//!
+//! Tokens are 32 random bytes, hex-encoded, handed out once; the store keeps only their
+//! SHA-256. A WebSocket cannot set headers from a browser, so `?token=` is accepted too.
+
+use crate::domain::{AgentRole, TokenOwner};
+use crate::error::ApiError;
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::pin::Pin;
+
+/// A new random token.
+pub fn new_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}_{}", hex::encode(bytes))
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Admin,
+    Agent { agent_id: String, role: AgentRole },
+    Customer { conversation_id: String },
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Principal::Admin)
+    }
+
+    /// Admins and supervisors oversee every conversation and agent.
+    pub fn is_overseer(&self) -> bool {
+        matches!(self, Principal::Admin | Principal::Agent { role: AgentRole::Supervisor, .. })
+    }
+
+    pub fn agent_id(&self) -> Option<&str> {
+        match self {
+            Principal::Agent { agent_id, .. } => Some(agent_id),
+            _ => None,
+        }
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("this needs the admin role"))
+        }
+    }
+
+    pub fn require_overseer(&self) -> Result<(), ApiError> {
+        if self.is_overseer() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("this needs the admin or supervisor role"))
+        }
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    if let Some(value) = req.headers().get(actix_web::http::header::AUTHORIZATION) {
+        let value = value.to_str().ok()?;
+        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?;
+        return Some(token.trim().to_owned());
+    }
+    web::Query::<TokenQuery>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.into_inner().token)
+}
+
+#[derive(serde::Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// Resolves a token to its principal. Tokens of deleted agents stop working.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let owner = state
+        .store
+        .get_token(&hash_token(token))
+        .await?
+        .ok_or(ApiError::Unauthorized("invalid token"))?;
+    Ok(match owner {
+        TokenOwner::Admin => Principal::Admin,
+        TokenOwner::Customer { conversation_id } => Principal::Customer { conversation_id },
+        TokenOwner::Agent { agent_id } => {
+            let agent = state
+                .store
+                .get_agent(&agent_id)
+                .await?
+                .ok_or(ApiError::Unauthorized("invalid token"))?;
+            Principal::Agent { agent_id, role: agent.role }
+        }
+    })
+}
+
+impl FromRequest for Principal {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let token = token.ok_or(ApiError::Unauthorized("missing bearer token"))?;
+            let state = state.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")))?;
+            Ok(authenticate(&state, &token).await?)
+        })
+    }
+}

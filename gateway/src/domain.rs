@@ -1,0 +1,345 @@
+//! The gateway's records: conversations, messages, agents, customers and the queue.
+//!
+//! These are what the store keeps; the wire shapes the contract promises are built from them
+//! in `routes::dto`. Values that arrive from outside are parsed into the newtypes here
+//! ([`MessageText`], [`Locale`]), so a handler body never sees an invalid one.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// The longest customer or agent message, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+/// The longest `client_message_id`.
+pub const MAX_CLIENT_ID_CHARS: usize = 128;
+
+/// Where a conversation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationState {
+    /// The bot holds it.
+    Bot,
+    /// Handed off, waiting for an agent.
+    Queued,
+    /// An agent holds it.
+    Assigned,
+    /// An agent resolved it.
+    Resolved,
+    /// An agent ended it with something still to do.
+    FollowUp,
+    /// The customer closed it.
+    Closed,
+}
+
+impl ConversationState {
+    /// Whether the conversation is over: no more messages, ratings allowed when resolved.
+    pub fn is_ended(self) -> bool {
+        matches!(self, Self::Resolved | Self::FollowUp | Self::Closed)
+    }
+}
+
+/// A shop locale: `zh-CN`, `zh-TW` or `en`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Locale {
+    ZhCn,
+    ZhTw,
+    En,
+}
+
+impl Locale {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Locale::ZhCn => "zh-CN",
+            Locale::ZhTw => "zh-TW",
+            Locale::En => "en",
+        }
+    }
+
+    pub fn language(self) -> models::Language {
+        models::Language::from_locale(self.as_str())
+    }
+}
+
+impl TryFrom<String> for Locale {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        match value.to_ascii_lowercase().as_str() {
+            "zh-cn" | "zh" | "zh-hans" => Ok(Locale::ZhCn),
+            "zh-tw" | "zh-hk" | "zh-hant" => Ok(Locale::ZhTw),
+            "en" | "en-us" | "en-gb" => Ok(Locale::En),
+            _ => Err(format!("unsupported locale {value:?}: use zh-CN, zh-TW or en")),
+        }
+    }
+}
+
+impl From<Locale> for String {
+    fn from(value: Locale) -> Self {
+        value.as_str().to_owned()
+    }
+}
+
+/// A message body: trimmed, not empty, at most [`MAX_MESSAGE_CHARS`] characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MessageText(String);
+
+impl MessageText {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for MessageText {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            return Err("text must not be empty".into());
+        }
+        let chars = trimmed.chars().count();
+        if chars > MAX_MESSAGE_CHARS {
+            return Err(format!("text has {chars} characters; the limit is {MAX_MESSAGE_CHARS}"));
+        }
+        Ok(MessageText(trimmed.to_owned()))
+    }
+}
+
+impl From<MessageText> for String {
+    fn from(value: MessageText) -> Self {
+        value.0
+    }
+}
+
+/// A client's id for a message it sends, so that a retry never stores it twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientMessageId(String);
+
+impl ClientMessageId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ClientMessageId {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        if value.is_empty() || value.chars().count() > MAX_CLIENT_ID_CHARS {
+            return Err(format!("client_message_id must have 1 to {MAX_CLIENT_ID_CHARS} characters"));
+        }
+        Ok(ClientMessageId(value))
+    }
+}
+
+impl From<ClientMessageId> for String {
+    fn from(value: ClientMessageId) -> Self {
+        value.0
+    }
+}
+
+/// The customer of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub locale: Locale,
+    /// Only a verified customer can be VIP; anonymous customers never are.
+    pub vip: bool,
+    pub verified: bool,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// The agent holding a conversation, as customers see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignee {
+    pub id: String,
+    pub name: String,
+}
+
+/// A customer's rating of a resolved conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rating {
+    pub rating: RatingValue,
+    #[serde(default)]
+    pub reasons: Vec<RatingReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RatingValue {
+    Satisfied,
+    Neutral,
+    Disappointed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RatingReason {
+    Attitude,
+    Unresolved,
+    Slow,
+    Other,
+}
+
+/// Where a conversation came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Widget,
+    Api,
+}
+
+/// What the page told us when the conversation started.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageContext {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_url: Option<String>,
+}
+
+/// A conversation between one customer and the shop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: String,
+    pub state: ConversationState,
+    pub customer: Customer,
+    pub channel: Channel,
+    #[serde(default)]
+    pub context: PageContext,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<Assignee>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When the bot handed the conversation to people; first response time counts from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handed_off_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<Rating>,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorRole {
+    Customer,
+    Bot,
+    Agent,
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    pub role: AuthorRole,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// One message of a conversation; `seq` is gap-free per conversation, starting at 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: String,
+    pub conversation_id: String,
+    pub seq: u64,
+    pub author: Author,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_message_id: Option<String>,
+    /// What the bot decided, on the bot's own messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<bot::BotMeta>,
+}
+
+/// A message before the store gives it an id and a `seq`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    pub author: Author,
+    pub text: String,
+    pub client_message_id: Option<String>,
+    pub bot: Option<bot::BotMeta>,
+}
+
+/// The role an agent account has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentRole {
+    Agent,
+    Supervisor,
+}
+
+/// An agent account, its skills, capacity, presence and current conversations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Agent {
+    pub id: String,
+    pub name: String,
+    pub role: AgentRole,
+    pub skills: BTreeSet<String>,
+    pub max_concurrent: u32,
+    pub presence: router::Presence,
+    /// The conversations the agent holds now; its load is their number.
+    #[serde(default)]
+    pub active: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_assigned_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Agent {
+    pub fn assignee(&self) -> Assignee {
+        Assignee {
+            id: self.id.clone(),
+            name: self.name.clone(),
+        }
+    }
+
+    /// The agent as the router sees it.
+    pub fn router_state(&self) -> router::AgentState {
+        router::AgentState {
+            id: self.id.clone(),
+            skills: self.skills.clone(),
+            max_concurrent: self.max_concurrent,
+            load: u32::try_from(self.active.len()).unwrap_or(u32::MAX),
+            presence: self.presence,
+            last_assigned_at: self.last_assigned_at,
+        }
+    }
+}
+
+/// Who a token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TokenOwner {
+    Admin,
+    Agent { agent_id: String },
+    Customer { conversation_id: String },
+}
+
+/// One routing decision, kept for `GET /v1/conversations/{id}/routing`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoutingRecord {
+    pub at: DateTime<Utc>,
+    pub agent_id: String,
+    pub candidates: Vec<router::Candidate>,
+}
+
+/// The handoff package as stored: the bot's part, completed with the transcript and the
+/// customer's profile when an agent reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredContext {
+    pub bot: bot::HandoffContext,
+    pub handed_off_at: DateTime<Utc>,
+}

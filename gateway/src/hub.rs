@@ -1,0 +1,160 @@
+//! Live connections: who is listening to which conversation or agent.
+//!
+//! Each WebSocket subscribes to one topic and gets a bounded channel of pre-serialised
+//! events. Publishing never waits: a subscriber whose channel is full is dropped, its socket
+//! closes, and the client reconnects with `after_seq` to replay from the store, which holds
+//! every message. So a slow client can never slow the server or lose a message.
+
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::mpsc;
+
+/// How many events may wait for one socket before it counts as too slow.
+pub const SUBSCRIBER_BUFFER: usize = 256;
+
+/// What a socket listens to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Topic {
+    Conversation(String),
+    Agent(String),
+}
+
+/// One serialised event on its way to a socket.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The message's `(conversation id, seq)` when the event carries a message, so that a
+    /// socket which just replayed from the store can skip what it already sent.
+    pub message_key: Option<(Arc<str>, u64)>,
+    pub json: Arc<str>,
+}
+
+type Subscribers = HashMap<Topic, Vec<(u64, mpsc::Sender<Outgoing>)>>;
+
+#[derive(Default)]
+pub struct Hub {
+    subscribers: Mutex<Subscribers>,
+    next_id: AtomicU64,
+}
+
+/// A live subscription; dropping it unsubscribes.
+pub struct Subscription {
+    hub: Arc<Hub>,
+    topic: Topic,
+    id: u64,
+    pub events: mpsc::Receiver<Outgoing>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.unsubscribe(&self.topic, self.id);
+    }
+}
+
+impl Hub {
+    fn lock(&self) -> MutexGuard<'_, Subscribers> {
+        // A panic while holding this lock cannot leave the map inconsistent (every change is
+        // one insert or retain), so a poisoned lock is still safe to use.
+        self.subscribers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Subscribes to `topic`, unless it already has `limit` subscribers.
+    pub fn subscribe(self: &Arc<Self>, topic: Topic, limit: usize) -> Option<Subscription> {
+        let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut subs = self.lock();
+        let list = subs.entry(topic.clone()).or_default();
+        list.retain(|(_, tx)| !tx.is_closed());
+        if list.len() >= limit {
+            return None;
+        }
+        list.push((id, tx));
+        Some(Subscription { hub: Arc::clone(self), topic, id, events: rx })
+    }
+
+    fn unsubscribe(&self, topic: &Topic, id: u64) {
+        let mut subs = self.lock();
+        if let Some(list) = subs.get_mut(topic) {
+            list.retain(|(sub, _)| *sub != id);
+            if list.is_empty() {
+                subs.remove(topic);
+            }
+        }
+    }
+
+    /// Sends an event to every subscriber of `topic`; slow subscribers are dropped.
+    pub fn publish<E: Serialize>(&self, topic: &Topic, event: &E) {
+        self.publish_keyed(topic, event, None);
+    }
+
+    /// Like [`Hub::publish`], for an event carrying the message `(conversation id, seq)`.
+    pub fn publish_keyed<E: Serialize>(&self, topic: &Topic, event: &E, message_key: Option<(&str, u64)>) {
+        let mut subs = self.lock();
+        let Some(list) = subs.get_mut(topic) else {
+            return;
+        };
+        let json: Arc<str> = match serde_json::to_string(event) {
+            Ok(json) => json.into(),
+            Err(error) => {
+                tracing::error!(%error, "an event could not be serialised");
+                return;
+            }
+        };
+        let outgoing = Outgoing {
+            message_key: message_key.map(|(c, s)| (Arc::from(c), s)),
+            json,
+        };
+        list.retain(|(id, tx)| match tx.try_send(outgoing.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(subscriber = id, ?topic, "dropping a slow subscriber; it will replay on reconnect");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+    }
+
+    /// How many sockets listen to `topic` now.
+    pub fn listeners(&self, topic: &Topic) -> usize {
+        self.lock().get(topic).map_or(0, |l| l.iter().filter(|(_, tx)| !tx.is_closed()).count())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn publish_reaches_subscribers_of_the_topic_only() {
+        let hub = Arc::new(Hub::default());
+        let mut a = hub.subscribe(Topic::Conversation("a".into()), 5).expect("room");
+        let mut b = hub.subscribe(Topic::Conversation("b".into()), 5).expect("room");
+        hub.publish(&Topic::Conversation("a".into()), &serde_json::json!({"n": 1}));
+        assert_eq!(a.events.recv().await.map(|o| o.json).as_deref(), Some(r#"{"n":1}"#));
+        assert!(b.events.try_recv().is_err());
+    }
+
+    #[test]
+    fn subscriptions_are_limited_and_released_on_drop() {
+        let hub = Arc::new(Hub::default());
+        let topic = Topic::Agent("x".into());
+        let first = hub.subscribe(topic.clone(), 1);
+        assert!(first.is_some());
+        assert!(hub.subscribe(topic.clone(), 1).is_none());
+        drop(first);
+        assert_eq!(hub.listeners(&topic), 0);
+        assert!(hub.subscribe(topic, 1).is_some());
+    }
+
+    #[test]
+    fn a_full_subscriber_is_dropped_not_waited_for() {
+        let hub = Arc::new(Hub::default());
+        let topic = Topic::Agent("slow".into());
+        let _slow = hub.subscribe(topic.clone(), 5).expect("room");
+        for n in 0..=SUBSCRIBER_BUFFER {
+            hub.publish(&topic, &n);
+        }
+        assert_eq!(hub.listeners(&topic), 0);
+    }
+}

@@ -1,0 +1,181 @@
+use crate::auth::Principal;
+use crate::domain::{Channel, ClientMessageId, Locale, MessageText, PageContext, RatingReason, RatingValue};
+use crate::error::ApiError;
+use crate::service::{NewConversation, Outcome, MAX_PAGE};
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerIn {
+    external_id: Option<String>,
+    name: Option<String>,
+    locale: Option<Locale>,
+    #[allow(dead_code)]
+    vip: Option<bool>,
+    #[allow(dead_code)]
+    signature: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct CreateIn {
+    #[serde(default)]
+    customer: CustomerIn,
+    channel: Option<Channel>,
+    #[serde(default)]
+    context: PageContext,
+}
+
+pub async fn create(state: web::Data<AppState>, body: web::Json<CreateIn>) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    for (field, value, max) in [
+        ("customer.external_id", &body.customer.external_id, 128),
+        ("customer.name", &body.customer.name, 128),
+        ("context.order_id", &body.context.order_id, 64),
+        ("context.page_url", &body.context.page_url, 2048),
+    ] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+            return Err(ApiError::Invalid(format!("{field} is longer than {max} characters")));
+        }
+    }
+    let (conversation, token) = state
+        .start_conversation(NewConversation {
+            external_id: body.customer.external_id,
+            name: body.customer.name,
+            locale: body.customer.locale,
+            channel: body.channel.unwrap_or(Channel::Widget),
+            context: body.context,
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(json!({"conversation": conversation, "token": token})))
+}
+
+pub async fn get(state: web::Data<AppState>, principal: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let conversation = state.conversation(&id).await?;
+    state.may_read(&principal, &conversation)?;
+    Ok(HttpResponse::Ok().json(state.view(conversation).await?))
+}
+
+#[derive(Deserialize)]
+pub struct MessageIn {
+    text: MessageText,
+    client_message_id: ClientMessageId,
+}
+
+/// A customer's message, or the reply of the agent holding the conversation.
+pub async fn post_message(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: web::Json<MessageIn>,
+) -> Result<HttpResponse, ApiError> {
+    let MessageIn { text, client_message_id } = body.into_inner();
+    let posted = match &principal {
+        Principal::Customer { .. } => {
+            state.require_customer(&principal, &id)?;
+            state.customer_message(&id, text, client_message_id).await?
+        }
+        Principal::Agent { agent_id, .. } => state.agent_message(agent_id, &id, text, client_message_id).await?,
+        Principal::Admin => return Err(ApiError::Forbidden("admins cannot write in conversations; use an agent account")),
+    };
+    Ok(HttpResponse::Created().json(posted))
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    after_seq: Option<u64>,
+    limit: Option<usize>,
+}
+
+pub async fn list_messages(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let conversation = state.conversation(&id).await?;
+    state.may_read(&principal, &conversation)?;
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let after = query.after_seq.unwrap_or(0);
+    // One more than asked tells whether there is a next page.
+    let mut items = state.store.messages(&id, after, limit + 1).await?;
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|m| m.seq.to_string())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor})))
+}
+
+pub async fn handoff(state: web::Data<AppState>, principal: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    state.conversation(&id).await?;
+    state.require_customer(&principal, &id)?;
+    Ok(HttpResponse::Ok().json(state.request_handoff(&id).await?))
+}
+
+pub async fn context(state: web::Data<AppState>, principal: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let conversation = state.conversation(&id).await?;
+    if matches!(principal, Principal::Customer { .. }) {
+        return Err(ApiError::Forbidden("the handoff context is for agents"));
+    }
+    state.may_read(&principal, &conversation)?;
+    Ok(HttpResponse::Ok().json(state.context(&conversation).await?))
+}
+
+pub async fn routing(state: web::Data<AppState>, principal: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    principal.require_overseer()?;
+    state.conversation(&id).await?;
+    Ok(HttpResponse::Ok().json(json!({"items": state.store.routing(&id).await?})))
+}
+
+#[derive(Deserialize)]
+pub struct ResolveIn {
+    outcome: Outcome,
+    #[allow(dead_code)]
+    note: Option<String>,
+}
+
+pub async fn resolve(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: web::Json<ResolveIn>,
+) -> Result<HttpResponse, ApiError> {
+    if matches!(principal, Principal::Customer { .. }) {
+        return Err(ApiError::Forbidden("customers close conversations with /close"));
+    }
+    state.conversation(&id).await?;
+    Ok(HttpResponse::Ok().json(state.resolve(&principal, &id, body.outcome).await?))
+}
+
+#[derive(Deserialize)]
+pub struct RatingIn {
+    rating: RatingValue,
+    #[serde(default)]
+    reasons: Vec<RatingReason>,
+    comment: Option<String>,
+}
+
+pub async fn rating(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: web::Json<RatingIn>,
+) -> Result<HttpResponse, ApiError> {
+    state.conversation(&id).await?;
+    state.require_customer(&principal, &id)?;
+    let RatingIn { rating, reasons, comment } = body.into_inner();
+    if comment.as_ref().is_some_and(|c| c.chars().count() > 1000) {
+        return Err(ApiError::Invalid("comment is longer than 1000 characters".into()));
+    }
+    Ok(HttpResponse::Created().json(state.rate(&id, rating, reasons, comment).await?))
+}
+
+pub async fn close(state: web::Data<AppState>, principal: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    state.conversation(&id).await?;
+    state.require_customer(&principal, &id)?;
+    Ok(HttpResponse::Ok().json(state.close(&id).await?))
+}

@@ -1,0 +1,260 @@
+//! WebSockets for customers and agents.
+//!
+//! A socket subscribes to its topic first, then replays from the store, then forwards live
+//! events, skipping messages the replay already sent: so nothing falls between the replay
+//! and the live stream, and nothing arrives twice.
+
+use crate::auth::Principal;
+use crate::domain::{AuthorRole, ConversationState};
+use crate::error::ApiError;
+use crate::events::{ClientFrame, ErrorBody, Event};
+use crate::hub::{Outgoing, Subscription, Topic};
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_ws::Session;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// How often the server pings an idle socket.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(20);
+/// A socket silent for this long (no pong, no frame) is considered dead and closed.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The largest frame a client may send.
+const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+#[derive(Deserialize)]
+pub struct CustomerQuery {
+    after_seq: Option<u64>,
+}
+
+async fn send(session: &mut Session, event: &Event) -> bool {
+    match serde_json::to_string(event) {
+        Ok(json) => session.text(json).await.is_ok(),
+        Err(_) => true,
+    }
+}
+
+fn error_event(conversation_id: Option<String>, error: &ApiError) -> Event {
+    Event::Error {
+        conversation_id,
+        error: ErrorBody { code: error.code().to_owned(), message: error.to_string() },
+    }
+}
+
+pub async fn customer(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    query: web::Query<CustomerQuery>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let conversation = state.conversation(&id).await?;
+    state.require_customer(&principal, &conversation.id)?;
+    let limit = state.settings.limits.sockets_per_subject;
+    let subscription = state
+        .hub
+        .subscribe(Topic::Conversation(conversation.id.clone()), limit)
+        .ok_or(ApiError::RateLimited { retry_after: 5 })?;
+    let (response, session, stream) = actix_ws::handle(&req, body)?;
+    let stream = stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations().max_continuation_size(MAX_FRAME_BYTES);
+    let after_seq = query.after_seq;
+    actix_web::rt::spawn(async move {
+        let conversation_id = conversation.id.clone();
+        if let Err(error) = customer_session(&state, subscription, session, stream, conversation.id.clone(), after_seq).await {
+            tracing::debug!(%conversation_id, %error, "customer socket ended");
+        }
+    });
+    Ok(response)
+}
+
+async fn customer_session(
+    state: &AppState,
+    mut subscription: Subscription,
+    mut session: Session,
+    mut stream: actix_ws::AggregatedMessageStream,
+    conversation_id: String,
+    after_seq: Option<u64>,
+) -> Result<(), anyhow::Error> {
+    // Where the conversation stands now, then what was missed.
+    let view = state.view(state.conversation(&conversation_id).await?).await?;
+    let mut sent = HashMap::new();
+    if !send(&mut session, &Event::State { conversation_id: conversation_id.clone(), state: view.conversation.state, assignee: view.conversation.assignee.clone() }).await {
+        return Ok(());
+    }
+    if let (ConversationState::Queued, Some(q)) = (view.conversation.state, view.queue) {
+        send(&mut session, &Event::Queue { conversation_id: conversation_id.clone(), position: q.position, eta_seconds: q.eta_seconds }).await;
+    }
+    if let Some(after) = after_seq {
+        let mut cursor = after;
+        loop {
+            let page = state.store.messages(&conversation_id, cursor, crate::service::MAX_PAGE).await?;
+            let Some(last) = page.last().map(|m| m.seq) else { break };
+            for message in page {
+                if !send(&mut session, &Event::Message { conversation_id: conversation_id.clone(), message }).await {
+                    return Ok(());
+                }
+            }
+            cursor = last;
+        }
+        sent.insert(conversation_id.clone(), cursor);
+    }
+    pump(&mut subscription, &mut session, &mut stream, sent, |frame| {
+        let conversation_id = conversation_id.clone();
+        async move {
+            match frame {
+                ClientFrame::Message { text, client_message_id, .. } => state
+                    .customer_message(&conversation_id, text, client_message_id)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| (Some(conversation_id), e)),
+                ClientFrame::Typing { .. } => {
+                    if let Ok(conversation) = state.conversation(&conversation_id).await {
+                        state.typing(&conversation, AuthorRole::Customer);
+                    }
+                    Ok(())
+                }
+            }
+        }
+    })
+    .await
+}
+
+pub async fn agent(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> Result<HttpResponse, actix_web::Error> {
+    let agent_id = principal.agent_id().ok_or(ApiError::Forbidden("this socket is for agents"))?.to_owned();
+    let agent = state.agent(&agent_id).await?;
+    let limit = state.settings.limits.sockets_per_subject;
+    let subscription = state
+        .hub
+        .subscribe(Topic::Agent(agent.id.clone()), limit)
+        .ok_or(ApiError::RateLimited { retry_after: 5 })?;
+    let (response, session, stream) = actix_ws::handle(&req, body)?;
+    let stream = stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations().max_continuation_size(MAX_FRAME_BYTES);
+    actix_web::rt::spawn(async move {
+        if let Err(error) = agent_session(&state, subscription, session, stream, agent_id.clone()).await {
+            tracing::debug!(%agent_id, %error, "agent socket ended");
+        }
+    });
+    Ok(response)
+}
+
+async fn agent_session(
+    state: &AppState,
+    mut subscription: Subscription,
+    mut session: Session,
+    mut stream: actix_ws::AggregatedMessageStream,
+    agent_id: String,
+) -> Result<(), anyhow::Error> {
+    // Every conversation the agent holds, with its full context, as if newly assigned.
+    let agent = state.agent(&agent_id).await?;
+    let mut sent = HashMap::new();
+    for event in state.assigned_events(&agent).await? {
+        if let Event::Assigned { conversation_id, context, .. } = &event {
+            let last = context.transcript.last().map_or(0, |m| m.seq);
+            sent.insert(conversation_id.clone(), last);
+        }
+        if !send(&mut session, &event).await {
+            return Ok(());
+        }
+    }
+    pump(&mut subscription, &mut session, &mut stream, sent, |frame| {
+        let agent_id = agent_id.clone();
+        async move {
+            match frame {
+                ClientFrame::Message { conversation_id: Some(conversation_id), text, client_message_id } => state
+                    .agent_message(&agent_id, &conversation_id, text, client_message_id)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| (Some(conversation_id), e)),
+                ClientFrame::Typing { conversation_id: Some(conversation_id) } => {
+                    match state.conversation(&conversation_id).await {
+                        Ok(c) if c.assignee.as_ref().is_some_and(|a| a.id == agent_id) => {
+                            state.typing(&c, AuthorRole::Agent);
+                            Ok(())
+                        }
+                        Ok(_) => Err((Some(conversation_id), ApiError::Forbidden("this conversation is not assigned to you"))),
+                        Err(e) => Err((Some(conversation_id), e)),
+                    }
+                }
+                _ => Err((None, ApiError::Invalid("agent frames must name a conversation_id".into()))),
+            }
+        }
+    })
+    .await
+}
+
+/// Forwards live events and handles client frames until either side closes.
+/// `sent` holds, per conversation, the highest `seq` already delivered by a replay.
+async fn pump<F, Fut>(
+    subscription: &mut Subscription,
+    session: &mut Session,
+    stream: &mut actix_ws::AggregatedMessageStream,
+    sent: HashMap<String, u64>,
+    on_frame: F,
+) -> Result<(), anyhow::Error>
+where
+    F: Fn(ClientFrame) -> Fut,
+    Fut: std::future::Future<Output = Result<(), (Option<String>, ApiError)>>,
+{
+    let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            outgoing = subscription.events.recv() => {
+                // `None`: the hub dropped this socket as too slow; the client replays on reconnect.
+                let Some(Outgoing { message_key, json }) = outgoing else { break };
+                if let Some((conversation_id, seq)) = &message_key {
+                    if sent.get(conversation_id.as_ref()).is_some_and(|done| seq <= done) {
+                        continue;
+                    }
+                }
+                if session.text(json.to_string()).await.is_err() {
+                    break;
+                }
+            }
+            frame = stream.recv() => {
+                let Some(Ok(frame)) = frame else { break };
+                last_heard = Instant::now();
+                match frame {
+                    actix_ws::AggregatedMessage::Text(text) => {
+                        let result = match serde_json::from_str::<ClientFrame>(&text) {
+                            Ok(frame) => on_frame(frame).await,
+                            Err(e) => Err((None, ApiError::Invalid(format!("unreadable frame: {e}")))),
+                        };
+                        if let Err((conversation_id, error)) = result {
+                            if !send(session, &error_event(conversation_id, &error)).await {
+                                break;
+                            }
+                        }
+                    }
+                    actix_ws::AggregatedMessage::Ping(bytes) => {
+                        if session.pong(&bytes).await.is_err() {
+                            break;
+                        }
+                    }
+                    actix_ws::AggregatedMessage::Pong(_) => {}
+                    actix_ws::AggregatedMessage::Binary(_) => {
+                        let error = ApiError::Invalid("binary frames are not supported".into());
+                        if !send(session, &error_event(None, &error)).await {
+                            break;
+                        }
+                    }
+                    actix_ws::AggregatedMessage::Close(_) => break,
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > CLIENT_TIMEOUT || session.ping(b"").await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = session.clone().close(None).await;
+    Ok(())
+}

@@ -1,0 +1,629 @@
+//! What the gateway does, apart from HTTP: the conversation lifecycle.
+//!
+//! Handlers parse a request and call one method here; these methods call the store (the
+//! truth), the bot (decisions), the router (assignment) and the hub (live events). Every state
+//! change is stored before it is announced, so what a client sees live it can always read
+//! again.
+
+use crate::auth::{self, Principal};
+use crate::domain::{
+    Agent, AgentRole, Assignee, Author, AuthorRole, Channel, ClientMessageId, Conversation,
+    ConversationState, Customer, Locale, Message, MessageText, NewMessage, PageContext, Rating,
+    RatingReason, RatingValue, RoutingRecord, StoredContext, TokenOwner,
+};
+use crate::error::ApiError;
+use crate::events::{ContextCustomer, ContextView, ConversationView, Event, QueueView};
+use crate::hub::Topic;
+use crate::state::AppState;
+use crate::store::{Claim, QueueEntry};
+use chrono::Utc;
+use models::Language;
+use std::collections::BTreeSet;
+
+/// A rough handling time per waiting customer, for the estimated wait: each place ahead in
+/// the queue costs this many seconds divided over the online agents.
+pub const AVERAGE_HANDLE_SECONDS: u64 = 120;
+
+/// The most messages a transcript read or replay returns at once.
+pub const MAX_PAGE: usize = 500;
+
+/// A new conversation as the widget asks for it.
+#[derive(Debug, Clone)]
+pub struct NewConversation {
+    pub external_id: Option<String>,
+    pub name: Option<String>,
+    pub locale: Option<Locale>,
+    pub channel: Channel,
+    pub context: PageContext,
+}
+
+/// The answer to a posted message: the stored message and what the bot replied.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Posted {
+    pub message: Message,
+    pub replies: Vec<Message>,
+    pub conversation: ConversationView,
+}
+
+/// A new agent account.
+#[derive(Debug, Clone)]
+pub struct NewAgent {
+    pub name: String,
+    pub skills: BTreeSet<String>,
+    pub max_concurrent: u32,
+    pub role: AgentRole,
+}
+
+/// How an agent ends a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Resolved,
+    FollowUp,
+}
+
+fn lines(messages: &[Message]) -> Vec<bot::Line> {
+    messages
+        .iter()
+        .map(|m| bot::Line {
+            role: match m.author.role {
+                AuthorRole::Customer => bot::Role::Customer,
+                AuthorRole::Bot => bot::Role::Bot,
+                AuthorRole::Agent => bot::Role::Agent,
+                AuthorRole::System => bot::Role::System,
+            },
+            text: m.text.clone(),
+            bot: m.bot.clone(),
+        })
+        .collect()
+}
+
+fn system_author() -> Author {
+    Author { role: AuthorRole::System, id: None, name: None }
+}
+
+impl AppState {
+    pub async fn conversation(&self, id: &str) -> Result<Conversation, ApiError> {
+        self.store
+            .get_conversation(id)
+            .await?
+            .ok_or(ApiError::NotFound("conversation"))
+    }
+
+    /// Who may read a conversation: its customer, the agent holding it, overseers.
+    pub fn may_read(&self, principal: &Principal, conversation: &Conversation) -> Result<(), ApiError> {
+        let allowed = match principal {
+            Principal::Admin => true,
+            Principal::Customer { conversation_id } => conversation_id == &conversation.id,
+            Principal::Agent { agent_id, role } => {
+                *role == AgentRole::Supervisor
+                    || conversation.assignee.as_ref().is_some_and(|a| &a.id == agent_id)
+            }
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("not your conversation"))
+        }
+    }
+
+    /// Only the conversation's own customer.
+    pub fn require_customer(&self, principal: &Principal, conversation_id: &str) -> Result<(), ApiError> {
+        match principal {
+            Principal::Customer { conversation_id: own } if own == conversation_id => Ok(()),
+            _ => Err(ApiError::Forbidden("only this conversation's customer may do this")),
+        }
+    }
+
+    /// The conversation as the contract shows it, with its queue place when queued.
+    pub async fn view(&self, conversation: Conversation) -> Result<ConversationView, ApiError> {
+        let queue = if conversation.state == ConversationState::Queued {
+            let entries = self.store.queue().await?;
+            let online = self.online_agents().await?;
+            router::queue_position(&entries, &conversation.id).map(|position| QueueView {
+                position,
+                eta_seconds: eta(position, online),
+            })
+        } else {
+            None
+        };
+        Ok(ConversationView { conversation, queue })
+    }
+
+    async fn online_agents(&self) -> Result<usize, ApiError> {
+        Ok(self
+            .store
+            .list_agents()
+            .await?
+            .iter()
+            .filter(|a| a.presence == router::Presence::Online)
+            .count())
+    }
+
+    pub async fn start_conversation(&self, new: NewConversation) -> Result<(ConversationView, String), ApiError> {
+        let now = Utc::now();
+        let id = format!("conv_{}", uuid::Uuid::new_v4().simple());
+        let conversation = Conversation {
+            id: id.clone(),
+            state: ConversationState::Bot,
+            customer: Customer {
+                id: format!("cust_{}", uuid::Uuid::new_v4().simple()),
+                external_id: new.external_id,
+                name: new.name,
+                locale: new.locale.unwrap_or(Locale::ZhCn),
+                // Signature verification (and with it VIP status) arrives with customer
+                // profiles; until then every customer is anonymous.
+                vip: false,
+                verified: false,
+                tags: Vec::new(),
+            },
+            channel: new.channel,
+            context: new.context,
+            assignee: None,
+            created_at: now,
+            updated_at: now,
+            handed_off_at: None,
+            rating: None,
+        };
+        let token = auth::new_token("cus");
+        self.store.put_conversation(&conversation).await?;
+        self.store
+            .put_token(&auth::hash_token(&token), &TokenOwner::Customer { conversation_id: id })
+            .await?;
+        tracing::info!(conversation_id = %conversation.id, "conversation started");
+        Ok((ConversationView { conversation, queue: None }, token))
+    }
+
+    /// Stores a message and announces it to everyone listening to the conversation.
+    async fn append(&self, conversation: &Conversation, message: NewMessage) -> Result<(Message, bool), ApiError> {
+        let appended = self.store.append_message(&conversation.id, message).await?;
+        if appended.created {
+            self.announce_message(conversation, &appended.message);
+        }
+        Ok((appended.message, appended.created))
+    }
+
+    fn announce_message(&self, conversation: &Conversation, message: &Message) {
+        let event = Event::Message {
+            conversation_id: conversation.id.clone(),
+            message: message.clone(),
+        };
+        let key = Some((conversation.id.as_str(), message.seq));
+        self.hub.publish_keyed(&Topic::Conversation(conversation.id.clone()), &event, key);
+        if let Some(assignee) = &conversation.assignee {
+            self.hub.publish_keyed(&Topic::Agent(assignee.id.clone()), &event, key);
+        }
+    }
+
+    fn announce_state(&self, conversation: &Conversation) {
+        self.hub.publish(
+            &Topic::Conversation(conversation.id.clone()),
+            &Event::State {
+                conversation_id: conversation.id.clone(),
+                state: conversation.state,
+                assignee: conversation.assignee.clone(),
+            },
+        );
+    }
+
+    /// A customer's message: stored first, then, while the bot holds the conversation, the
+    /// bot's turn. A repeated `client_message_id` returns the original and what followed it.
+    pub async fn customer_message(
+        &self,
+        conversation_id: &str,
+        text: MessageText,
+        client_message_id: ClientMessageId,
+    ) -> Result<Posted, ApiError> {
+        let _turn = self.lock_conversation(conversation_id).await;
+        let conversation = self.conversation(conversation_id).await?;
+        let new = NewMessage {
+            author: Author { role: AuthorRole::Customer, id: Some(conversation.customer.id.clone()), name: conversation.customer.name.clone() },
+            text: text.as_str().to_owned(),
+            client_message_id: Some(client_message_id.as_str().to_owned()),
+            bot: None,
+        };
+        // A retry of a stored message is answered before any limit or state check: the
+        // client must learn its message is safe.
+        let existing = self.store.messages(conversation_id, 0, usize::MAX).await?;
+        if let Some(original) = existing
+            .iter()
+            .find(|m| m.client_message_id.as_deref() == Some(client_message_id.as_str()))
+        {
+            let replies = existing
+                .iter()
+                .skip_while(|m| m.seq <= original.seq)
+                .take_while(|m| m.author.role == AuthorRole::Bot)
+                .cloned()
+                .collect();
+            let conversation = self.view(conversation).await?;
+            return Ok(Posted { message: original.clone(), replies, conversation });
+        }
+        if conversation.state.is_ended() {
+            return Err(ApiError::conflict("conversation_ended", "this conversation has ended; start a new one"));
+        }
+        self.check_rate(&format!("msg:{conversation_id}"))
+            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+
+        let (message, _) = self.append(&conversation, new).await?;
+        let mut replies = Vec::new();
+        let mut conversation = conversation;
+        if conversation.state == ConversationState::Bot {
+            let transcript = lines(&existing);
+            let bot = std::sync::Arc::clone(&self.bot);
+            let language = conversation.customer.locale.language();
+            let text = text.as_str().to_owned();
+            let outcome = tokio::task::spawn_blocking(move || bot.turn(&transcript, &text, language))
+                .await
+                .map_err(|e| ApiError::Internal(e.into()))?;
+            let (reply, _) = self
+                .append(
+                    &conversation,
+                    NewMessage { author: bot_author(), text: outcome.reply.clone(), client_message_id: None, bot: Some(outcome.meta.clone()) },
+                )
+                .await?;
+            replies.push(reply);
+            if outcome.decision() == bot::DecisionKind::Handoff {
+                conversation = self.hand_off(&conversation, &outcome.meta.reasons).await?.unwrap_or(conversation);
+            }
+        }
+        let conversation = self.view(self.conversation(&conversation.id).await.unwrap_or(conversation)).await?;
+        Ok(Posted { message, replies, conversation })
+    }
+
+    /// The customer pressed "talk to a person".
+    pub async fn request_handoff(&self, conversation_id: &str) -> Result<ConversationView, ApiError> {
+        let _turn = self.lock_conversation(conversation_id).await;
+        let conversation = self.conversation(conversation_id).await?;
+        match conversation.state {
+            ConversationState::Bot => {}
+            ConversationState::Queued | ConversationState::Assigned => return self.view(conversation).await,
+            _ => return Err(ApiError::conflict("conversation_ended", "this conversation has ended")),
+        }
+        let existing = self.store.messages(conversation_id, 0, usize::MAX).await?;
+        let outcome = self
+            .bot
+            .handoff_requested(&lines(&existing), conversation.customer.locale.language());
+        self.append(
+            &conversation,
+            NewMessage { author: bot_author(), text: outcome.reply.clone(), client_message_id: None, bot: Some(outcome.meta.clone()) },
+        )
+        .await?;
+        let conversation = self.hand_off(&conversation, &outcome.meta.reasons).await?.unwrap_or(conversation);
+        self.view(conversation).await
+    }
+
+    /// Builds the context package, queues the conversation and tries to assign it.
+    async fn hand_off(&self, conversation: &Conversation, reasons: &[bot::HandoffReason]) -> Result<Option<Conversation>, ApiError> {
+        let now = Utc::now();
+        let transcript = self.store.messages(&conversation.id, 0, usize::MAX).await?;
+        let context = bot::build_context(&lines(&transcript), reasons, conversation.customer.locale.language());
+        let entry = QueueEntry {
+            conversation_id: conversation.id.clone(),
+            required_skills: context.required_skills.iter().cloned().collect(),
+            priority: context.priority,
+            enqueued_at: now,
+        };
+        self.store
+            .put_context(&conversation.id, &StoredContext { bot: context, handed_off_at: now })
+            .await?;
+        let Some(queued) = self.store.enqueue(&entry, now).await? else {
+            return Ok(None);
+        };
+        tracing::info!(conversation_id = %queued.id, ?reasons, "handed off");
+        self.announce_state(&queued);
+        self.dispatch().await?;
+        self.announce_queue().await?;
+        Ok(Some(queued))
+    }
+
+    /// One routing pass: snapshot, decide, claim each decision atomically, announce.
+    pub async fn dispatch(&self) -> Result<(), ApiError> {
+        let _routing = self.routing_lock.lock().await;
+        let queue = self.store.queue().await?;
+        if queue.is_empty() {
+            return Ok(());
+        }
+        let agents = self.store.list_agents().await?;
+        let snapshot = router::Snapshot {
+            agents: agents.iter().map(Agent::router_state).collect(),
+            queue,
+        };
+        let now = Utc::now();
+        let started = std::time::Instant::now();
+        let decisions = router::assign(&snapshot, now);
+        tracing::debug!(decisions = decisions.len(), micros = started.elapsed().as_micros() as u64, "routing pass");
+        for decision in decisions {
+            match self.store.claim(&decision.conversation_id, &decision.agent_id, now).await? {
+                Claim::Claimed { conversation, agent } => {
+                    self.store
+                        .push_routing(&conversation.id, &RoutingRecord { at: now, agent_id: agent.id.clone(), candidates: decision.candidates })
+                        .await?;
+                    self.on_assigned(conversation, &agent).await?;
+                }
+                Claim::Stale => {
+                    tracing::debug!(conversation_id = %decision.conversation_id, "routing decision went stale");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_assigned(&self, conversation: Conversation, agent: &Agent) -> Result<(), ApiError> {
+        tracing::info!(conversation_id = %conversation.id, agent_id = %agent.id, "assigned");
+        let greeting = match conversation.customer.locale.language() {
+            Language::Zh => format!("客服「{}」已接入，正在查看您之前的对话，请稍候。", agent.name),
+            Language::En => format!("{} has joined and is reading your conversation so far.", agent.name),
+        };
+        // The customer hears of the agent before the agent's first reply can arrive.
+        self.announce_state(&conversation);
+        let without_agent = Conversation { assignee: None, ..conversation.clone() };
+        let (notice, _) = self
+            .append(&without_agent, NewMessage { author: system_author(), text: greeting, client_message_id: None, bot: None })
+            .await?;
+        let context = self.context(&conversation).await?;
+        let event = Event::Assigned {
+            conversation_id: conversation.id.clone(),
+            conversation: ConversationView { conversation: conversation.clone(), queue: None },
+            context: Box::new(context),
+        };
+        self.hub.publish_keyed(&Topic::Agent(agent.id.clone()), &event, Some((&conversation.id, notice.seq)));
+        Ok(())
+    }
+
+    /// Tells every queued customer their place and estimated wait.
+    pub async fn announce_queue(&self) -> Result<(), ApiError> {
+        let queue = self.store.queue().await?;
+        if queue.is_empty() {
+            return Ok(());
+        }
+        let online = self.online_agents().await?;
+        for (i, waiting) in router::queue_order(&queue).into_iter().enumerate() {
+            self.hub.publish(
+                &Topic::Conversation(waiting.conversation_id.clone()),
+                &Event::Queue {
+                    conversation_id: waiting.conversation_id.clone(),
+                    position: i + 1,
+                    eta_seconds: eta(i + 1, online),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// The handoff package of a conversation, completed with its transcript and customer.
+    pub async fn context(&self, conversation: &Conversation) -> Result<ContextView, ApiError> {
+        let stored = self
+            .store
+            .get_context(&conversation.id)
+            .await?
+            .ok_or(ApiError::NotFound("handoff context (the conversation was never handed off)"))?;
+        let transcript = self.store.messages(&conversation.id, 0, usize::MAX).await?;
+        let ctx = stored.bot;
+        Ok(ContextView {
+            conversation_id: conversation.id.clone(),
+            summary: ctx.summary,
+            customer: ContextCustomer::from(&conversation.customer),
+            questions: ctx.questions,
+            intents: ctx.intents,
+            entities: ctx.entities,
+            bot_attempts: ctx.bot_attempts,
+            handoff_reasons: ctx.handoff_reasons,
+            required_skills: ctx.required_skills,
+            priority: ctx.priority,
+            language: ctx.language,
+            handed_off_at: stored.handed_off_at,
+            page: conversation.context.clone(),
+            transcript,
+        })
+    }
+
+    /// An agent's reply to a conversation they hold.
+    pub async fn agent_message(
+        &self,
+        agent_id: &str,
+        conversation_id: &str,
+        text: MessageText,
+        client_message_id: ClientMessageId,
+    ) -> Result<Posted, ApiError> {
+        let _turn = self.lock_conversation(conversation_id).await;
+        let conversation = self.conversation(conversation_id).await?;
+        let agent = self.store.get_agent(agent_id).await?.ok_or(ApiError::Unauthorized("invalid token"))?;
+        if conversation.assignee.as_ref().map(|a| a.id.as_str()) != Some(agent_id) {
+            return Err(ApiError::Forbidden("this conversation is not assigned to you"));
+        }
+        if conversation.state != ConversationState::Assigned {
+            return Err(ApiError::conflict("not_assigned", "this conversation is no longer assigned"));
+        }
+        self.check_rate(&format!("agent:{agent_id}"))
+            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+        let (message, _) = self
+            .append(
+                &conversation,
+                NewMessage {
+                    author: Author { role: AuthorRole::Agent, id: Some(agent.id.clone()), name: Some(agent.name.clone()) },
+                    text: text.as_str().to_owned(),
+                    client_message_id: Some(client_message_id.as_str().to_owned()),
+                    bot: None,
+                },
+            )
+            .await?;
+        let conversation = self.view(conversation).await?;
+        Ok(Posted { message, replies: Vec::new(), conversation })
+    }
+
+    /// Typing indicators go to the other side only and are never stored.
+    pub fn typing(&self, conversation: &Conversation, role: AuthorRole) {
+        let event = Event::Typing { conversation_id: conversation.id.clone(), role };
+        match role {
+            AuthorRole::Customer => {
+                if let Some(assignee) = &conversation.assignee {
+                    self.hub.publish(&Topic::Agent(assignee.id.clone()), &event);
+                }
+            }
+            _ => self.hub.publish(&Topic::Conversation(conversation.id.clone()), &event),
+        }
+    }
+
+    /// The agent holding a conversation (or an overseer) ends it; the customer may be invited
+    /// to rate it.
+    pub async fn resolve(&self, principal: &Principal, conversation_id: &str, outcome: Outcome) -> Result<ConversationView, ApiError> {
+        let conversation = {
+            let _turn = self.lock_conversation(conversation_id).await;
+            let conversation = self.conversation(conversation_id).await?;
+            let holder = conversation.assignee.as_ref().map(|a| a.id.as_str());
+            if !(principal.is_overseer() || (principal.agent_id().is_some() && principal.agent_id() == holder)) {
+                return Err(ApiError::Forbidden("only the assigned agent or a supervisor may resolve"));
+            }
+            if conversation.state != ConversationState::Assigned {
+                return Err(ApiError::conflict("not_assigned", "only an assigned conversation can be resolved"));
+            }
+            let state = match outcome {
+                Outcome::Resolved => ConversationState::Resolved,
+                Outcome::FollowUp => ConversationState::FollowUp,
+            };
+            let Some((conversation, _agent)) = self.store.finish(conversation_id, state, Utc::now()).await? else {
+                return Err(ApiError::conflict("not_assigned", "the conversation changed meanwhile"));
+            };
+            self.announce_state(&conversation);
+            if conversation.state == ConversationState::Resolved {
+                self.hub.publish(
+                    &Topic::Conversation(conversation.id.clone()),
+                    &Event::RatingRequest { conversation_id: conversation.id.clone() },
+                );
+            }
+            conversation
+        };
+        // The agent has room again: someone waiting may get them now.
+        self.dispatch().await?;
+        self.announce_queue().await?;
+        self.view(conversation).await
+    }
+
+    /// The customer leaves. An agent holding the conversation is told and freed.
+    pub async fn close(&self, conversation_id: &str) -> Result<ConversationView, ApiError> {
+        let conversation = {
+            let _turn = self.lock_conversation(conversation_id).await;
+            let conversation = self.conversation(conversation_id).await?;
+            if conversation.state.is_ended() {
+                return self.view(conversation).await;
+            }
+            let Some((closed, agent)) = self.store.finish(conversation_id, ConversationState::Closed, Utc::now()).await? else {
+                return self.view(conversation).await;
+            };
+            self.announce_state(&closed);
+            if let Some(agent) = agent {
+                self.hub.publish(
+                    &Topic::Agent(agent.id.clone()),
+                    &Event::Unassigned { conversation_id: closed.id.clone(), reason: "customer_closed" },
+                );
+            }
+            closed
+        };
+        self.dispatch().await?;
+        self.announce_queue().await?;
+        self.view(conversation).await
+    }
+
+    /// One rating per ended conversation that an agent handled.
+    pub async fn rate(
+        &self,
+        conversation_id: &str,
+        rating: RatingValue,
+        reasons: Vec<RatingReason>,
+        comment: Option<String>,
+    ) -> Result<ConversationView, ApiError> {
+        let _turn = self.lock_conversation(conversation_id).await;
+        let mut conversation = self.conversation(conversation_id).await?;
+        if !matches!(conversation.state, ConversationState::Resolved | ConversationState::FollowUp) {
+            return Err(ApiError::conflict("not_resolved", "only a resolved conversation can be rated"));
+        }
+        if conversation.rating.is_some() {
+            return Err(ApiError::conflict("already_rated", "this conversation was rated already"));
+        }
+        conversation.rating = Some(Rating { rating, reasons, comment, created_at: Utc::now() });
+        conversation.updated_at = Utc::now();
+        self.store.put_conversation(&conversation).await?;
+        self.view(conversation).await
+    }
+
+    pub async fn create_agent(&self, new: NewAgent) -> Result<(Agent, String), ApiError> {
+        let agent = Agent {
+            id: format!("agt_{}", uuid::Uuid::new_v4().simple()),
+            name: new.name,
+            role: new.role,
+            skills: new.skills,
+            max_concurrent: new.max_concurrent,
+            presence: router::Presence::Offline,
+            active: Vec::new(),
+            last_assigned_at: None,
+            created_at: Utc::now(),
+        };
+        let token = auth::new_token("agt");
+        self.store.put_agent(&agent).await?;
+        self.store
+            .put_token(&auth::hash_token(&token), &TokenOwner::Agent { agent_id: agent.id.clone() })
+            .await?;
+        Ok((agent, token))
+    }
+
+    pub async fn agent(&self, id: &str) -> Result<Agent, ApiError> {
+        self.store.get_agent(id).await?.ok_or(ApiError::NotFound("agent"))
+    }
+
+    /// Changes an agent's presence; an agent coming online may take waiting conversations.
+    pub async fn set_presence(&self, agent_id: &str, presence: router::Presence) -> Result<Agent, ApiError> {
+        let agent = {
+            let _routing = self.routing_lock.lock().await;
+            let mut agent = self.agent(agent_id).await?;
+            agent.presence = presence;
+            self.store.put_agent(&agent).await?;
+            agent
+        };
+        if presence == router::Presence::Online {
+            self.dispatch().await?;
+        }
+        self.announce_queue().await?;
+        self.agent(&agent.id).await
+    }
+
+    /// The conversations an agent holds now, with their views.
+    pub async fn agent_conversations(&self, agent: &Agent) -> Result<Vec<ConversationView>, ApiError> {
+        let mut out = Vec::new();
+        for id in &agent.active {
+            if let Some(c) = self.store.get_conversation(id).await? {
+                out.push(self.view(c).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The `assigned` events an agent's socket replays on connect: one per held conversation.
+    pub async fn assigned_events(&self, agent: &Agent) -> Result<Vec<Event>, ApiError> {
+        let mut out = Vec::new();
+        for view in self.agent_conversations(agent).await? {
+            let context = self.context(&view.conversation).await?;
+            out.push(Event::Assigned {
+                conversation_id: view.conversation.id.clone(),
+                conversation: view,
+                context: Box::new(context),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn bot_author() -> Author {
+    Author { role: AuthorRole::Bot, id: None, name: None }
+}
+
+/// The estimated wait of the customer at `position`, spread over the online agents.
+pub fn eta(position: usize, online_agents: usize) -> u64 {
+    let places = position as u64;
+    places * AVERAGE_HANDLE_SECONDS / (online_agents.max(1) as u64)
+}
+
+impl From<&Agent> for Assignee {
+    fn from(agent: &Agent) -> Self {
+        agent.assignee()
+    }
+}

@@ -1,0 +1,185 @@
+//! Typed settings: defaults, then environment variables.
+//!
+//! `GATEWAY_BIND`, `GATEWAY_DATA_DIR`, `GATEWAY_ADMIN_KEY`, `GATEWAY_REDIS_URL`,
+//! `GATEWAY_REDIS_PREFIX`, `GATEWAY_WEBHOOK_ALLOW_PRIVATE` always work. `GATEWAY_DEMO`
+//! (`full`, `kb`, `off`) chooses what the first start seeds.
+
+use std::path::PathBuf;
+
+/// Where state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// One process, a durable local data directory (the default).
+    Embedded,
+    /// Several processes on one Redis. Parsed now; served by a later issue.
+    Redis { url: String, prefix: String },
+}
+
+/// What the first start on an empty data directory loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoSeed {
+    /// The demo knowledge base and demo agents.
+    Full,
+    /// Only the demo knowledge base.
+    KnowledgeBase,
+    /// Nothing.
+    Off,
+}
+
+/// Size and rate limits, each named so tests and operators can see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest JSON body, in bytes.
+    pub max_body_bytes: usize,
+    /// Customer messages one conversation may send per [`Limits::message_window_secs`].
+    pub messages_per_window: u32,
+    pub message_window_secs: u64,
+    /// Open WebSockets per conversation or per agent.
+    pub sockets_per_subject: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024,
+            messages_per_window: 20,
+            message_window_secs: 10,
+            sockets_per_subject: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `host:port`; port 0 picks a free port (tests).
+    pub bind: String,
+    pub data_dir: PathBuf,
+    /// The admin key; generated, printed once and stored at first start when unset.
+    pub admin_key: Option<String>,
+    pub storage: Storage,
+    pub webhook_allow_private: bool,
+    pub demo: DemoSeed,
+    pub limits: Limits,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            admin_key: None,
+            storage: Storage::Embedded,
+            webhook_allow_private: false,
+            demo: DemoSeed::Full,
+            limits: Limits::default(),
+            workers: 0,
+        }
+    }
+}
+
+/// A setting that could not be parsed.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {name}: {message}")]
+pub struct SettingsError {
+    pub name: &'static str,
+    pub message: String,
+}
+
+impl Settings {
+    /// Defaults overridden by the `GATEWAY_*` environment variables.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// The same from any source of variables, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let mut s = Settings::default();
+        if let Some(bind) = get("GATEWAY_BIND") {
+            s.bind = bind;
+        }
+        if let Some(dir) = get("GATEWAY_DATA_DIR") {
+            s.data_dir = PathBuf::from(dir);
+        }
+        s.admin_key = get("GATEWAY_ADMIN_KEY");
+        if let Some(url) = get("GATEWAY_REDIS_URL") {
+            let prefix = get("GATEWAY_REDIS_PREFIX").unwrap_or_else(|| "gw".into());
+            s.storage = Storage::Redis { url, prefix };
+        }
+        if let Some(v) = get("GATEWAY_WEBHOOK_ALLOW_PRIVATE") {
+            s.webhook_allow_private = parse_bool("GATEWAY_WEBHOOK_ALLOW_PRIVATE", &v)?;
+        }
+        if let Some(v) = get("GATEWAY_DEMO") {
+            s.demo = match v.as_str() {
+                "full" | "on" | "true" => DemoSeed::Full,
+                "kb" => DemoSeed::KnowledgeBase,
+                "off" | "false" => DemoSeed::Off,
+                other => {
+                    return Err(SettingsError {
+                        name: "GATEWAY_DEMO",
+                        message: format!("{other:?} is not one of full, kb, off"),
+                    })
+                }
+            };
+        }
+        Ok(s)
+    }
+}
+
+fn parse_bool(name: &'static str, value: &str) -> Result<bool, SettingsError> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(SettingsError {
+            name,
+            message: format!("{other:?} is not a boolean"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_demo_on_localhost() -> Result<(), SettingsError> {
+        let s = from(&[])?;
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        assert_eq!(s.storage, Storage::Embedded);
+        assert_eq!(s.demo, DemoSeed::Full);
+        Ok(())
+    }
+
+    #[test]
+    fn environment_variables_override_defaults() -> Result<(), SettingsError> {
+        let s = from(&[
+            ("GATEWAY_BIND", "0.0.0.0:9000"),
+            ("GATEWAY_DATA_DIR", "/tmp/x"),
+            ("GATEWAY_ADMIN_KEY", "k"),
+            ("GATEWAY_REDIS_URL", "redis://127.0.0.1/"),
+            ("GATEWAY_REDIS_PREFIX", "t1"),
+            ("GATEWAY_WEBHOOK_ALLOW_PRIVATE", "true"),
+            ("GATEWAY_DEMO", "kb"),
+        ])?;
+        assert_eq!(s.bind, "0.0.0.0:9000");
+        assert_eq!(s.admin_key.as_deref(), Some("k"));
+        assert_eq!(s.storage, Storage::Redis { url: "redis://127.0.0.1/".into(), prefix: "t1".into() });
+        assert!(s.webhook_allow_private);
+        assert_eq!(s.demo, DemoSeed::KnowledgeBase);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        assert!(from(&[("GATEWAY_DEMO", "maybe")]).is_err_and(|e| e.name == "GATEWAY_DEMO"));
+        assert!(from(&[("GATEWAY_WEBHOOK_ALLOW_PRIVATE", "perhaps")]).is_err());
+    }
+}

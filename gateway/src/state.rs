@@ -1,0 +1,68 @@
+//! The application state every handler shares.
+
+use crate::hub::Hub;
+use crate::settings::Settings;
+use crate::store::Store;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How many stripes the per-conversation locks have. Turns of one conversation run one at a
+/// time (the bot must see a consistent transcript); different conversations rarely share a
+/// stripe.
+const CONVERSATION_LOCK_STRIPES: usize = 256;
+
+pub struct AppState {
+    pub settings: Settings,
+    pub store: Arc<dyn Store>,
+    pub hub: Arc<Hub>,
+    pub bot: Arc<bot::Bot>,
+    /// Serialises routing passes in this process; each claim is also atomic in the store.
+    pub routing_lock: tokio::sync::Mutex<()>,
+    conversation_locks: Vec<tokio::sync::Mutex<()>>,
+    rate: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, store: Arc<dyn Store>, bot: Arc<bot::Bot>) -> Self {
+        Self {
+            settings,
+            store,
+            hub: Arc::new(Hub::default()),
+            bot,
+            routing_lock: tokio::sync::Mutex::new(()),
+            conversation_locks: (0..CONVERSATION_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            rate: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The lock for one conversation's turns.
+    pub async fn lock_conversation(&self, id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        id.hash(&mut hasher);
+        let stripe = (hasher.finish() as usize) % self.conversation_locks.len();
+        self.conversation_locks[stripe].lock().await
+    }
+
+    /// Counts one request against `key`'s fixed window; `Err(seconds)` says how long to wait.
+    pub fn check_rate(&self, key: &str) -> Result<(), u64> {
+        let limits = &self.settings.limits;
+        let window = Duration::from_secs(limits.message_window_secs);
+        let now = Instant::now();
+        let mut rate = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+        if rate.len() > 100_000 {
+            rate.retain(|_, (start, _)| now.duration_since(*start) < window);
+        }
+        let entry = rate.entry(key.to_owned()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= window {
+            *entry = (now, 0);
+        }
+        if entry.1 >= limits.messages_per_window {
+            let left = window.saturating_sub(now.duration_since(entry.0));
+            return Err(left.as_secs().max(1));
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+}

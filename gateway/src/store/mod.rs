@@ -1,0 +1,104 @@
+//! Where the gateway's state lives.
+//!
+//! [`Store`] is the one seam between the gateway's logic and its storage. The embedded
+//! implementation ([`EmbeddedStore`], on redb) is the default; a Redis implementation with the
+//! same semantics comes later and must pass the same behavioural tests. Every operation that
+//! changes more than one record (assigning a conversation, releasing it, queueing it) is one
+//! method here, so that each backend can make it atomic: one redb write transaction, or one
+//! Lua script in Redis. Callers never read-then-write across two calls.
+
+mod embedded;
+
+pub use embedded::EmbeddedStore;
+
+use crate::domain::{
+    Agent, Conversation, ConversationState, Message, NewMessage, RoutingRecord, StoredContext,
+    TokenOwner,
+};
+use async_trait::async_trait;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage backend failed")]
+    Backend(#[from] redb::Error),
+    #[error("a stored record could not be decoded")]
+    Codec(#[from] serde_json::Error),
+    #[error("the storage task failed: {0}")]
+    Task(String),
+    #[error("the data directory is unusable")]
+    Io(#[from] std::io::Error),
+}
+
+/// The result of appending a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appended {
+    pub message: Message,
+    /// False when the `client_message_id` was seen before and `message` is the original.
+    pub created: bool,
+}
+
+/// A conversation waiting in the queue.
+pub type QueueEntry = router::Waiting;
+
+/// The outcome of trying to claim a queued conversation for an agent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    Claimed { conversation: Conversation, agent: Agent },
+    /// The conversation is no longer queued, or the agent no longer fits: nothing changed.
+    Stale,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn put_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Tokens are kept by their SHA-256 hash only.
+    async fn put_token(&self, token_hash: &str, owner: &TokenOwner) -> Result<(), StoreError>;
+    async fn get_token(&self, token_hash: &str) -> Result<Option<TokenOwner>, StoreError>;
+
+    async fn put_conversation(&self, conversation: &Conversation) -> Result<(), StoreError>;
+    async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError>;
+
+    /// Appends a message with the next `seq`, durably, unless its `client_message_id` was
+    /// seen in this conversation before, in which case the original comes back.
+    async fn append_message(&self, conversation_id: &str, message: NewMessage) -> Result<Appended, StoreError>;
+    /// Messages with `seq > after_seq`, oldest first, at most `limit`.
+    async fn messages(&self, conversation_id: &str, after_seq: u64, limit: usize) -> Result<Vec<Message>, StoreError>;
+
+    async fn put_context(&self, conversation_id: &str, context: &StoredContext) -> Result<(), StoreError>;
+    async fn get_context(&self, conversation_id: &str) -> Result<Option<StoredContext>, StoreError>;
+
+    async fn push_routing(&self, conversation_id: &str, record: &RoutingRecord) -> Result<(), StoreError>;
+    async fn routing(&self, conversation_id: &str) -> Result<Vec<RoutingRecord>, StoreError>;
+
+    async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError>;
+    async fn get_agent(&self, id: &str) -> Result<Option<Agent>, StoreError>;
+    async fn list_agents(&self) -> Result<Vec<Agent>, StoreError>;
+    async fn delete_agent(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Moves a conversation from the bot to the queue: state `queued`, the handoff time and
+    /// the queue entry, in one step. Returns the updated conversation, or `None` when it was
+    /// not with the bot (already handed off or ended).
+    async fn enqueue(&self, entry: &QueueEntry, now: chrono::DateTime<chrono::Utc>) -> Result<Option<Conversation>, StoreError>;
+    async fn queue(&self) -> Result<Vec<QueueEntry>, StoreError>;
+
+    /// Assigns a queued conversation to an agent in one step: the conversation is still
+    /// queued, the agent is online with room, then queue removal, state change and load.
+    async fn claim(&self, conversation_id: &str, agent_id: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Claim, StoreError>;
+
+    /// Ends a conversation in one step: its new state, off the queue, off its agent's load.
+    /// Returns the updated conversation and the agent that held it, or `None` when the
+    /// conversation does not exist or has ended already.
+    async fn finish(
+        &self,
+        conversation_id: &str,
+        state: ConversationState,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<(Conversation, Option<Agent>)>, StoreError>;
+
+    async fn put_article(&self, article: &kb::Article) -> Result<(), StoreError>;
+    async fn delete_article(&self, id: &str) -> Result<bool, StoreError>;
+    async fn list_articles(&self) -> Result<Vec<kb::Article>, StoreError>;
+}
