@@ -22,4 +22,5 @@ pub mod state;
 pub mod store;
 
 pub use settings::{DemoSeed, Limits, Settings, Storage};
+pub use actix_web::dev::ServerHandle;
 pub use startup::Application;

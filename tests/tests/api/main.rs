@@ -1,1 +1,10 @@
+//! Black-box tests of the running gateway: real HTTP and WebSocket on a random port, a fresh
+//! data directory per test. One binary, so linking happens once.
 
+mod helpers;
+
+mod durability;
+mod errors;
+mod journey;
+mod routing;
+mod websocket;
