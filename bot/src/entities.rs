@@ -29,7 +29,8 @@ fn amount_re() -> &'static Regex {
 fn email_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}").expect("the e-mail pattern is a valid regex")
+        Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+            .expect("the e-mail pattern is a valid regex")
     })
 }
 
@@ -99,16 +100,41 @@ mod tests {
 
     #[test]
     fn finds_order_numbers_phones_and_amounts_in_chinese_text() {
-        check("订单号3456789012345678901还没发货", &["3456789012345678901"], &[], &[]);
-        check("我的电话13812345678，订单１２３４５６７８９０１２", &["123456789012"], &["13812345678"], &[]);
-        check("退款¥129.50还没到，另外付了20元运费", &[], &[], &["¥129.50", "20元"]);
-        check("order 2024010112345678 charged $35 twice", &["2024010112345678"], &[], &["$35"]);
+        check(
+            "订单号3456789012345678901还没发货",
+            &["3456789012345678901"],
+            &[],
+            &[],
+        );
+        check(
+            "我的电话13812345678，订单１２３４５６７８９０１２",
+            &["123456789012"],
+            &["13812345678"],
+            &[],
+        );
+        check(
+            "退款¥129.50还没到，另外付了20元运费",
+            &[],
+            &[],
+            &["¥129.50", "20元"],
+        );
+        check(
+            "order 2024010112345678 charged $35 twice",
+            &["2024010112345678"],
+            &[],
+            &["$35"],
+        );
         check("我要退货", &[], &[], &[]);
     }
 
     #[test]
     fn repeated_mentions_are_listed_once() {
-        check("订单1234567890123，就是1234567890123", &["1234567890123"], &[], &[]);
+        check(
+            "订单1234567890123，就是1234567890123",
+            &["1234567890123"],
+            &[],
+            &[],
+        );
     }
 
     #[test]

@@ -121,9 +121,24 @@ impl Outcome {
 
 /// Words that ask for a person. Chinese phrases match anywhere in the text; English words
 /// match as whole words of the normalised text.
-const HUMAN_ZH: &[&str] = &["转人工", "人工", "真人", "客服主管", "找客服", "活人", "轉人工", "真人客服"];
+const HUMAN_ZH: &[&str] = &[
+    "转人工",
+    "人工",
+    "真人",
+    "客服主管",
+    "找客服",
+    "活人",
+    "轉人工",
+    "真人客服",
+];
 const HUMAN_EN_WORDS: &[&str] = &["human", "agent", "representative", "operator", "supervisor"];
-const HUMAN_EN_PHRASES: &[&str] = &["real person", "talk to a person", "speak to a person", "live person", "someone real"];
+const HUMAN_EN_PHRASES: &[&str] = &[
+    "real person",
+    "talk to a person",
+    "speak to a person",
+    "live person",
+    "someone real",
+];
 
 /// The bot: a knowledge base and thresholds.
 pub struct Bot {
@@ -147,7 +162,12 @@ impl Bot {
         let language = Language::detect(&normalized).unwrap_or(locale_language);
 
         if asks_for_human(&normalized) {
-            return handoff(vec![HandoffReason::ExplicitRequest], Intent::HumanAgent, 1.0, language);
+            return handoff(
+                vec![HandoffReason::ExplicitRequest],
+                Intent::HumanAgent,
+                1.0,
+                language,
+            );
         }
 
         if let Some(hit) = self.chosen_option(transcript, &normalized) {
@@ -168,13 +188,21 @@ impl Bot {
             .and_then(|h| h.category.parse().ok())
             .unwrap_or(Intent::Other);
 
-        if let Some(top) = hits.first().filter(|h| h.score >= self.config.answer_threshold) {
+        if let Some(top) = hits
+            .first()
+            .filter(|h| h.score >= self.config.answer_threshold)
+        {
             return answer(top.clone(), language);
         }
 
         let failed_before = failed_turns_in_a_row(transcript);
         if failed_before + 1 >= self.config.max_failed_turns {
-            return handoff(vec![HandoffReason::RepeatedFailure], intent, top_score, language);
+            return handoff(
+                vec![HandoffReason::RepeatedFailure],
+                intent,
+                top_score,
+                language,
+            );
         }
 
         let options: Vec<Hit> = hits
@@ -201,7 +229,12 @@ impl Bot {
     /// The customer pressed "talk to a person".
     pub fn handoff_requested(&self, transcript: &[Line], locale_language: Language) -> Outcome {
         let language = last_customer_language(transcript).unwrap_or(locale_language);
-        handoff(vec![HandoffReason::CustomerButton], Intent::HumanAgent, 1.0, language)
+        handoff(
+            vec![HandoffReason::CustomerButton],
+            Intent::HumanAgent,
+            1.0,
+            language,
+        )
     }
 
     /// When the previous bot reply offered options and the customer answers with a number
@@ -221,7 +254,10 @@ impl Bot {
             && digits.len() <= 2
             && ["", "第", "第个", "个", "no.", "#", "option"].contains(&rest.as_str())
         {
-            digits.parse::<usize>().ok().and_then(|n| meta.options.get(n.checked_sub(1)?))
+            digits
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| meta.options.get(n.checked_sub(1)?))
         } else {
             None
         }?;
@@ -254,7 +290,12 @@ fn asks_for_human(normalized: &str) -> bool {
     }
     normalized
         .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|word| HUMAN_EN_WORDS.contains(&word) || HUMAN_EN_WORDS.iter().any(|w| word.strip_suffix('s') == Some(w)))
+        .any(|word| {
+            HUMAN_EN_WORDS.contains(&word)
+                || HUMAN_EN_WORDS
+                    .iter()
+                    .any(|w| word.strip_suffix('s') == Some(w))
+        })
 }
 
 /// Counts the bot's unanswered replies (clarify) at the end of the transcript, looking back
@@ -295,7 +336,12 @@ fn answer(hit: Hit, language: Language) -> Outcome {
     }
 }
 
-fn handoff(reasons: Vec<HandoffReason>, intent: Intent, confidence: f32, language: Language) -> Outcome {
+fn handoff(
+    reasons: Vec<HandoffReason>,
+    intent: Intent,
+    confidence: f32,
+    language: Language,
+) -> Outcome {
     let reply = match language {
         Language::Zh => "好的，正在为您转接人工客服，请稍候。您之前说过的内容客服都能看到，无需重复。",
         Language::En => "Sure, I'm connecting you to a person now. They will see everything you've told me, so you won't need to repeat yourself.",
@@ -362,7 +408,11 @@ pub struct BotAttempt {
 }
 
 /// Builds the handoff package from the transcript (which includes the handoff turn itself).
-pub fn build_context(transcript: &[Line], reasons: &[HandoffReason], locale_language: Language) -> HandoffContext {
+pub fn build_context(
+    transcript: &[Line],
+    reasons: &[HandoffReason],
+    locale_language: Language,
+) -> HandoffContext {
     let questions: Vec<String> = transcript
         .iter()
         .filter(|l| l.role == Role::Customer)
@@ -372,7 +422,9 @@ pub fn build_context(transcript: &[Line], reasons: &[HandoffReason], locale_lang
 
     let mut intents: Vec<Intent> = Vec::new();
     for meta in transcript.iter().filter_map(|l| l.bot.as_ref()) {
-        if !matches!(meta.intent, Intent::Other | Intent::HumanAgent) && !intents.contains(&meta.intent) {
+        if !matches!(meta.intent, Intent::Other | Intent::HumanAgent)
+            && !intents.contains(&meta.intent)
+        {
             intents.push(meta.intent);
         }
     }
@@ -383,7 +435,11 @@ pub fn build_context(transcript: &[Line], reasons: &[HandoffReason], locale_lang
         match line.role {
             Role::Customer => last_question = Some(&line.text),
             Role::Bot => {
-                if let Some(meta) = line.bot.as_ref().filter(|m| m.decision == DecisionKind::Answer) {
+                if let Some(meta) = line
+                    .bot
+                    .as_ref()
+                    .filter(|m| m.decision == DecisionKind::Answer)
+                {
                     bot_attempts.push(BotAttempt {
                         question: last_question.unwrap_or_default().to_owned(),
                         article_id: meta.article_id.clone(),
@@ -444,8 +500,14 @@ fn summarize(
         }
     };
     match language {
-        Language::Zh => format!("【{topic}】客户：「{last}」{orders}；转人工原因：{}", reasons.join("、")),
-        Language::En => format!("[{topic}] Customer: \"{last}\"{orders}; handed off because: {}", reasons.join(", ")),
+        Language::Zh => format!(
+            "【{topic}】客户：「{last}」{orders}；转人工原因：{}",
+            reasons.join("、")
+        ),
+        Language::En => format!(
+            "[{topic}] Customer: \"{last}\"{orders}; handed off because: {}",
+            reasons.join(", ")
+        ),
     }
 }
 

@@ -5,7 +5,14 @@ use kb::{Article, KnowledgeBase};
 use models::{Intent, Language};
 use std::sync::Arc;
 
-fn article(id: &str, category: &str, locale: &str, question: &str, similar: &[&str], answer: &str) -> Article {
+fn article(
+    id: &str,
+    category: &str,
+    locale: &str,
+    question: &str,
+    similar: &[&str],
+    answer: &str,
+) -> Article {
     Article {
         id: id.into(),
         question: question.into(),
@@ -20,10 +27,38 @@ fn article(id: &str, category: &str, locale: &str, question: &str, similar: &[&s
 
 fn bot() -> Bot {
     let kb = KnowledgeBase::from_articles([
-        article("ship", "shipping", "zh-CN", "多久发货", &["什么时候发货", "下单后几天发货"], "付款后48小时内发货。"),
-        article("refund", "return_refund", "zh-CN", "怎么申请退款", &["我要退款", "退款流程是什么"], "在订单页点击申请退款。"),
-        article("invoice", "invoice", "zh-CN", "怎么开发票", &["能开发票吗", "发票怎么开"], "确认收货后可在订单页申请电子发票。"),
-        article("ship-en", "shipping", "en", "How long does shipping take", &["when will my order ship"], "We ship within 48 hours."),
+        article(
+            "ship",
+            "shipping",
+            "zh-CN",
+            "多久发货",
+            &["什么时候发货", "下单后几天发货"],
+            "付款后48小时内发货。",
+        ),
+        article(
+            "refund",
+            "return_refund",
+            "zh-CN",
+            "怎么申请退款",
+            &["我要退款", "退款流程是什么"],
+            "在订单页点击申请退款。",
+        ),
+        article(
+            "invoice",
+            "invoice",
+            "zh-CN",
+            "怎么开发票",
+            &["能开发票吗", "发票怎么开"],
+            "确认收货后可在订单页申请电子发票。",
+        ),
+        article(
+            "ship-en",
+            "shipping",
+            "en",
+            "How long does shipping take",
+            &["when will my order ship"],
+            "We ship within 48 hours.",
+        ),
     ])
     .expect("the test knowledge base builds");
     Bot::new(Arc::new(kb), BotConfig::default())
@@ -35,8 +70,16 @@ fn play(bot: &Bot, turns: &[&str]) -> Vec<bot::Outcome> {
     let mut outcomes = Vec::new();
     for text in turns {
         let outcome = bot.turn(&transcript, text, Language::Zh);
-        transcript.push(Line { role: Role::Customer, text: text.to_string(), bot: None });
-        transcript.push(Line { role: Role::Bot, text: outcome.reply.clone(), bot: Some(outcome.meta.clone()) });
+        transcript.push(Line {
+            role: Role::Customer,
+            text: text.to_string(),
+            bot: None,
+        });
+        transcript.push(Line {
+            role: Role::Bot,
+            text: outcome.reply.clone(),
+            bot: Some(outcome.meta.clone()),
+        });
         outcomes.push(outcome);
     }
     outcomes
@@ -61,23 +104,45 @@ fn known_questions_are_answered_with_their_article() {
 
 #[test]
 fn asking_for_a_person_hands_off_in_any_wording() {
-    for text in ["转人工", "人工", "我要找真人客服", "叫你们客服主管来", "human", "I want an agent", "let me talk to a real person", "HUMAN please"] {
+    for text in [
+        "转人工",
+        "人工",
+        "我要找真人客服",
+        "叫你们客服主管来",
+        "human",
+        "I want an agent",
+        "let me talk to a real person",
+        "HUMAN please",
+    ] {
         let out = play(&bot(), &[text]);
         assert_eq!(out[0].decision(), DecisionKind::Handoff, "{text}");
-        assert_eq!(out[0].meta.reasons, [HandoffReason::ExplicitRequest], "{text}");
+        assert_eq!(
+            out[0].meta.reasons,
+            [HandoffReason::ExplicitRequest],
+            "{text}"
+        );
     }
 }
 
 #[test]
 fn words_that_merely_contain_agent_do_not_hand_off() {
-    check(&["多久发货", "agentic reagent"], &[DecisionKind::Answer, DecisionKind::Clarify]);
+    check(
+        &["多久发货", "agentic reagent"],
+        &[DecisionKind::Answer, DecisionKind::Clarify],
+    );
 }
 
 #[test]
 fn nonsense_is_never_answered_and_two_failures_in_a_row_hand_off() {
-    check(&["今天天气怎么样", "推荐一部电影"], &[DecisionKind::Clarify, DecisionKind::Handoff]);
+    check(
+        &["今天天气怎么样", "推荐一部电影"],
+        &[DecisionKind::Clarify, DecisionKind::Handoff],
+    );
     let out = play(&bot(), &["今天天气怎么样", "推荐一部电影"]);
-    assert!(out[0].options.is_empty(), "nothing matched, so nothing is offered");
+    assert!(
+        out[0].options.is_empty(),
+        "nothing matched, so nothing is offered"
+    );
     assert_eq!(out[1].meta.reasons, [HandoffReason::RepeatedFailure]);
 }
 
@@ -85,7 +150,11 @@ fn nonsense_is_never_answered_and_two_failures_in_a_row_hand_off() {
 fn an_answer_in_between_resets_the_failure_count() {
     check(
         &["今天天气怎么样", "多久发货", "推荐一部电影"],
-        &[DecisionKind::Clarify, DecisionKind::Answer, DecisionKind::Clarify],
+        &[
+            DecisionKind::Clarify,
+            DecisionKind::Answer,
+            DecisionKind::Clarify,
+        ],
     );
 }
 
@@ -102,8 +171,16 @@ fn a_clarifying_question_can_be_answered_by_number() {
         options: vec!["refund".into(), "invoice".into()],
     };
     let transcript = vec![
-        Line { role: Role::Customer, text: "退款和发票".into(), bot: None },
-        Line { role: Role::Bot, text: "您是想问以下哪个问题？".into(), bot: Some(offered) },
+        Line {
+            role: Role::Customer,
+            text: "退款和发票".into(),
+            bot: None,
+        },
+        Line {
+            role: Role::Bot,
+            text: "您是想问以下哪个问题？".into(),
+            bot: Some(offered),
+        },
     ];
     let out = bot.turn(&transcript, "2", Language::Zh);
     assert_eq!(out.decision(), DecisionKind::Answer);
@@ -118,12 +195,24 @@ fn a_clarifying_question_can_be_answered_by_number() {
 #[test]
 fn the_context_package_holds_questions_orders_attempts_and_reasons() {
     let bot = bot();
-    let turns = ["多久发货", "订单3456789012345678901还没发货，电话13812345678", "转人工"];
+    let turns = [
+        "多久发货",
+        "订单3456789012345678901还没发货，电话13812345678",
+        "转人工",
+    ];
     let mut transcript: Vec<Line> = Vec::new();
     for text in turns {
         let outcome = bot.turn(&transcript, text, Language::Zh);
-        transcript.push(Line { role: Role::Customer, text: text.to_string(), bot: None });
-        transcript.push(Line { role: Role::Bot, text: outcome.reply.clone(), bot: Some(outcome.meta.clone()) });
+        transcript.push(Line {
+            role: Role::Customer,
+            text: text.to_string(),
+            bot: None,
+        });
+        transcript.push(Line {
+            role: Role::Bot,
+            text: outcome.reply.clone(),
+            bot: Some(outcome.meta.clone()),
+        });
     }
     let ctx = bot::build_context(&transcript, &[HandoffReason::ExplicitRequest], Language::Zh);
     assert_eq!(ctx.questions, turns);
@@ -134,6 +223,10 @@ fn the_context_package_holds_questions_orders_attempts_and_reasons() {
     assert_eq!(ctx.handoff_reasons, [HandoffReason::ExplicitRequest]);
     assert_eq!(ctx.intents, [Intent::Shipping]);
     assert_eq!(ctx.required_skills, ["logistics", "zh"]);
-    assert!(ctx.summary.contains("3456789012345678901"), "{}", ctx.summary);
+    assert!(
+        ctx.summary.contains("3456789012345678901"),
+        "{}",
+        ctx.summary
+    );
     assert!(ctx.summary.contains("客户要求人工"), "{}", ctx.summary);
 }

@@ -39,7 +39,14 @@ impl Principal {
 
     /// Admins and supervisors oversee every conversation and agent.
     pub fn is_overseer(&self) -> bool {
-        matches!(self, Principal::Admin | Principal::Agent { role: AgentRole::Supervisor, .. })
+        matches!(
+            self,
+            Principal::Admin
+                | Principal::Agent {
+                    role: AgentRole::Supervisor,
+                    ..
+                }
+        )
     }
 
     pub fn agent_id(&self) -> Option<&str> {
@@ -61,7 +68,9 @@ impl Principal {
         if self.is_overseer() {
             Ok(())
         } else {
-            Err(ApiError::Forbidden("this needs the admin or supervisor role"))
+            Err(ApiError::Forbidden(
+                "this needs the admin or supervisor role",
+            ))
         }
     }
 }
@@ -69,7 +78,9 @@ impl Principal {
 fn bearer(req: &HttpRequest) -> Option<String> {
     if let Some(value) = req.headers().get(actix_web::http::header::AUTHORIZATION) {
         let value = value.to_str().ok()?;
-        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))?;
         return Some(token.trim().to_owned());
     }
     web::Query::<TokenQuery>::from_query(req.query_string())
@@ -98,7 +109,10 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
                 .get_agent(&agent_id)
                 .await?
                 .ok_or(ApiError::Unauthorized("invalid token"))?;
-            Principal::Agent { agent_id, role: agent.role }
+            Principal::Agent {
+                agent_id,
+                role: agent.role,
+            }
         }
     })
 }
@@ -112,7 +126,8 @@ impl FromRequest for Principal {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let token = token.ok_or(ApiError::Unauthorized("missing bearer token"))?;
-            let state = state.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")))?;
+            let state = state
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")))?;
             Ok(authenticate(&state, &token).await?)
         })
     }

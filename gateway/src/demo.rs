@@ -17,12 +17,43 @@ fn skills(list: &[&str]) -> BTreeSet<String> {
 /// agent, and a bilingual supervisor.
 fn demo_agents() -> Vec<NewAgent> {
     vec![
-        NewAgent { name: "小王".into(), skills: skills(&["zh", "presales", "orders", "logistics"]), max_concurrent: 5, role: AgentRole::Agent },
-        NewAgent { name: "小李".into(), skills: skills(&["zh", "aftersales", "complaints", "orders"]), max_concurrent: 5, role: AgentRole::Agent },
-        NewAgent { name: "Emma".into(), skills: skills(&["en", "presales", "orders", "logistics", "aftersales", "complaints"]), max_concurrent: 5, role: AgentRole::Agent },
+        NewAgent {
+            name: "小王".into(),
+            skills: skills(&["zh", "presales", "orders", "logistics"]),
+            max_concurrent: 5,
+            role: AgentRole::Agent,
+        },
+        NewAgent {
+            name: "小李".into(),
+            skills: skills(&["zh", "aftersales", "complaints", "orders"]),
+            max_concurrent: 5,
+            role: AgentRole::Agent,
+        },
+        NewAgent {
+            name: "Emma".into(),
+            skills: skills(&[
+                "en",
+                "presales",
+                "orders",
+                "logistics",
+                "aftersales",
+                "complaints",
+            ]),
+            max_concurrent: 5,
+            role: AgentRole::Agent,
+        },
         NewAgent {
             name: "张主管".into(),
-            skills: skills(&["zh", "en", "presales", "orders", "logistics", "aftersales", "complaints", "vip"]),
+            skills: skills(&[
+                "zh",
+                "en",
+                "presales",
+                "orders",
+                "logistics",
+                "aftersales",
+                "complaints",
+                "vip",
+            ]),
             max_concurrent: 3,
             role: AgentRole::Supervisor,
         },

@@ -69,7 +69,9 @@ impl TryFrom<String> for Locale {
             "zh-cn" | "zh" | "zh-hans" => Ok(Locale::ZhCn),
             "zh-tw" | "zh-hk" | "zh-hant" => Ok(Locale::ZhTw),
             "en" | "en-us" | "en-gb" => Ok(Locale::En),
-            _ => Err(format!("unsupported locale {value:?}: use zh-CN, zh-TW or en")),
+            _ => Err(format!(
+                "unsupported locale {value:?}: use zh-CN, zh-TW or en"
+            )),
         }
     }
 }
@@ -101,7 +103,9 @@ impl TryFrom<String> for MessageText {
         }
         let chars = trimmed.chars().count();
         if chars > MAX_MESSAGE_CHARS {
-            return Err(format!("text has {chars} characters; the limit is {MAX_MESSAGE_CHARS}"));
+            return Err(format!(
+                "text has {chars} characters; the limit is {MAX_MESSAGE_CHARS}"
+            ));
         }
         Ok(MessageText(trimmed.to_owned()))
     }
@@ -129,7 +133,9 @@ impl TryFrom<String> for ClientMessageId {
 
     fn try_from(value: String) -> Result<Self, Self::Error> {
         if value.is_empty() || value.chars().count() > MAX_CLIENT_ID_CHARS {
-            return Err(format!("client_message_id must have 1 to {MAX_CLIENT_ID_CHARS} characters"));
+            return Err(format!(
+                "client_message_id must have 1 to {MAX_CLIENT_ID_CHARS} characters"
+            ));
         }
         Ok(ClientMessageId(value))
     }

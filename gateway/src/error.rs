@@ -34,7 +34,10 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Conflict { code, message: message.into() }
+        ApiError::Conflict {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn code(&self) -> &'static str {
@@ -90,10 +93,15 @@ impl ResponseError for ApiError {
 
 /// Maps actix's JSON body errors: too large → 413, a field of the wrong shape → 422, text
 /// that is not JSON → 400.
-pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn json_error(
+    err: actix_web::error::JsonPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as E;
     let api = match &err {
-        E::OverflowKnownLength { limit, .. } | E::Overflow { limit } => ApiError::PayloadTooLarge { limit: *limit },
+        E::OverflowKnownLength { limit, .. } | E::Overflow { limit } => {
+            ApiError::PayloadTooLarge { limit: *limit }
+        }
         E::ContentType => ApiError::BadRequest("expected Content-Type: application/json".into()),
         E::Deserialize(e) if e.is_data() => ApiError::Invalid(e.to_string()),
         E::Deserialize(e) => ApiError::BadRequest(format!("body is not valid JSON: {e}")),
@@ -103,11 +111,17 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::Htt
 }
 
 /// Query-string errors are invalid fields.
-pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
     ApiError::Invalid(err.to_string()).into()
 }
 
 /// Path errors are invalid fields too.
-pub fn path_error(err: actix_web::error::PathError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn path_error(
+    err: actix_web::error::PathError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
     ApiError::Invalid(err.to_string()).into()
 }

@@ -56,7 +56,9 @@ impl Hub {
     fn lock(&self) -> MutexGuard<'_, Subscribers> {
         // A panic while holding this lock cannot leave the map inconsistent (every change is
         // one insert or retain), so a poisoned lock is still safe to use.
-        self.subscribers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Subscribes to `topic`, unless it already has `limit` subscribers.
@@ -70,7 +72,12 @@ impl Hub {
             return None;
         }
         list.push((id, tx));
-        Some(Subscription { hub: Arc::clone(self), topic, id, events: rx })
+        Some(Subscription {
+            hub: Arc::clone(self),
+            topic,
+            id,
+            events: rx,
+        })
     }
 
     fn unsubscribe(&self, topic: &Topic, id: u64) {
@@ -89,7 +96,12 @@ impl Hub {
     }
 
     /// Like [`Hub::publish`], for an event carrying the message `(conversation id, seq)`.
-    pub fn publish_keyed<E: Serialize>(&self, topic: &Topic, event: &E, message_key: Option<(&str, u64)>) {
+    pub fn publish_keyed<E: Serialize>(
+        &self,
+        topic: &Topic,
+        event: &E,
+        message_key: Option<(&str, u64)>,
+    ) {
         let mut subs = self.lock();
         let Some(list) = subs.get_mut(topic) else {
             return;
@@ -108,7 +120,11 @@ impl Hub {
         list.retain(|(id, tx)| match tx.try_send(outgoing.clone()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(subscriber = id, ?topic, "dropping a slow subscriber; it will replay on reconnect");
+                tracing::warn!(
+                    subscriber = id,
+                    ?topic,
+                    "dropping a slow subscriber; it will replay on reconnect"
+                );
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -117,7 +133,9 @@ impl Hub {
 
     /// How many sockets listen to `topic` now.
     pub fn listeners(&self, topic: &Topic) -> usize {
-        self.lock().get(topic).map_or(0, |l| l.iter().filter(|(_, tx)| !tx.is_closed()).count())
+        self.lock()
+            .get(topic)
+            .map_or(0, |l| l.iter().filter(|(_, tx)| !tx.is_closed()).count())
     }
 }
 
@@ -128,10 +146,20 @@ mod tests {
     #[tokio::test]
     async fn publish_reaches_subscribers_of_the_topic_only() {
         let hub = Arc::new(Hub::default());
-        let mut a = hub.subscribe(Topic::Conversation("a".into()), 5).expect("room");
-        let mut b = hub.subscribe(Topic::Conversation("b".into()), 5).expect("room");
-        hub.publish(&Topic::Conversation("a".into()), &serde_json::json!({"n": 1}));
-        assert_eq!(a.events.recv().await.map(|o| o.json).as_deref(), Some(r#"{"n":1}"#));
+        let mut a = hub
+            .subscribe(Topic::Conversation("a".into()), 5)
+            .expect("room");
+        let mut b = hub
+            .subscribe(Topic::Conversation("b".into()), 5)
+            .expect("room");
+        hub.publish(
+            &Topic::Conversation("a".into()),
+            &serde_json::json!({"n": 1}),
+        );
+        assert_eq!(
+            a.events.recv().await.map(|o| o.json).as_deref(),
+            Some(r#"{"n":1}"#)
+        );
         assert!(b.events.try_recv().is_err());
     }
 

@@ -21,6 +21,6 @@ mod startup;
 pub mod state;
 pub mod store;
 
-pub use settings::{DemoSeed, Limits, Settings, Storage};
 pub use actix_web::dev::ServerHandle;
+pub use settings::{DemoSeed, Limits, Settings, Storage};
 pub use startup::Application;

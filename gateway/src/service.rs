@@ -79,7 +79,11 @@ fn lines(messages: &[Message]) -> Vec<bot::Line> {
 }
 
 fn system_author() -> Author {
-    Author { role: AuthorRole::System, id: None, name: None }
+    Author {
+        role: AuthorRole::System,
+        id: None,
+        name: None,
+    }
 }
 
 impl AppState {
@@ -91,13 +95,20 @@ impl AppState {
     }
 
     /// Who may read a conversation: its customer, the agent holding it, overseers.
-    pub fn may_read(&self, principal: &Principal, conversation: &Conversation) -> Result<(), ApiError> {
+    pub fn may_read(
+        &self,
+        principal: &Principal,
+        conversation: &Conversation,
+    ) -> Result<(), ApiError> {
         let allowed = match principal {
             Principal::Admin => true,
             Principal::Customer { conversation_id } => conversation_id == &conversation.id,
             Principal::Agent { agent_id, role } => {
                 *role == AgentRole::Supervisor
-                    || conversation.assignee.as_ref().is_some_and(|a| &a.id == agent_id)
+                    || conversation
+                        .assignee
+                        .as_ref()
+                        .is_some_and(|a| &a.id == agent_id)
             }
         };
         if allowed {
@@ -108,10 +119,18 @@ impl AppState {
     }
 
     /// Only the conversation's own customer.
-    pub fn require_customer(&self, principal: &Principal, conversation_id: &str) -> Result<(), ApiError> {
+    pub fn require_customer(
+        &self,
+        principal: &Principal,
+        conversation_id: &str,
+    ) -> Result<(), ApiError> {
         match principal {
-            Principal::Customer { conversation_id: own } if own == conversation_id => Ok(()),
-            _ => Err(ApiError::Forbidden("only this conversation's customer may do this")),
+            Principal::Customer {
+                conversation_id: own,
+            } if own == conversation_id => Ok(()),
+            _ => Err(ApiError::Forbidden(
+                "only this conversation's customer may do this",
+            )),
         }
     }
 
@@ -127,7 +146,10 @@ impl AppState {
         } else {
             None
         };
-        Ok(ConversationView { conversation, queue })
+        Ok(ConversationView {
+            conversation,
+            queue,
+        })
     }
 
     async fn online_agents(&self) -> Result<usize, ApiError> {
@@ -140,7 +162,10 @@ impl AppState {
             .count())
     }
 
-    pub async fn start_conversation(&self, new: NewConversation) -> Result<(ConversationView, String), ApiError> {
+    pub async fn start_conversation(
+        &self,
+        new: NewConversation,
+    ) -> Result<(ConversationView, String), ApiError> {
         let now = Utc::now();
         let id = format!("conv_{}", uuid::Uuid::new_v4().simple());
         let conversation = Conversation {
@@ -168,14 +193,29 @@ impl AppState {
         let token = auth::new_token("cus");
         self.store.put_conversation(&conversation).await?;
         self.store
-            .put_token(&auth::hash_token(&token), &TokenOwner::Customer { conversation_id: id })
+            .put_token(
+                &auth::hash_token(&token),
+                &TokenOwner::Customer {
+                    conversation_id: id,
+                },
+            )
             .await?;
         tracing::info!(conversation_id = %conversation.id, "conversation started");
-        Ok((ConversationView { conversation, queue: None }, token))
+        Ok((
+            ConversationView {
+                conversation,
+                queue: None,
+            },
+            token,
+        ))
     }
 
     /// Stores a message and announces it to everyone listening to the conversation.
-    async fn append(&self, conversation: &Conversation, message: NewMessage) -> Result<(Message, bool), ApiError> {
+    async fn append(
+        &self,
+        conversation: &Conversation,
+        message: NewMessage,
+    ) -> Result<(Message, bool), ApiError> {
         let appended = self.store.append_message(&conversation.id, message).await?;
         if appended.created {
             self.announce_message(conversation, &appended.message);
@@ -189,9 +229,11 @@ impl AppState {
             message: message.clone(),
         };
         let key = Some((conversation.id.as_str(), message.seq));
-        self.hub.publish_keyed(&Topic::Conversation(conversation.id.clone()), &event, key);
+        self.hub
+            .publish_keyed(&Topic::Conversation(conversation.id.clone()), &event, key);
         if let Some(assignee) = &conversation.assignee {
-            self.hub.publish_keyed(&Topic::Agent(assignee.id.clone()), &event, key);
+            self.hub
+                .publish_keyed(&Topic::Agent(assignee.id.clone()), &event, key);
         }
     }
 
@@ -217,7 +259,11 @@ impl AppState {
         let _turn = self.lock_conversation(conversation_id).await;
         let conversation = self.conversation(conversation_id).await?;
         let new = NewMessage {
-            author: Author { role: AuthorRole::Customer, id: Some(conversation.customer.id.clone()), name: conversation.customer.name.clone() },
+            author: Author {
+                role: AuthorRole::Customer,
+                id: Some(conversation.customer.id.clone()),
+                name: conversation.customer.name.clone(),
+            },
             text: text.as_str().to_owned(),
             client_message_id: Some(client_message_id.as_str().to_owned()),
             bot: None,
@@ -236,10 +282,17 @@ impl AppState {
                 .cloned()
                 .collect();
             let conversation = self.view(conversation).await?;
-            return Ok(Posted { message: original.clone(), replies, conversation });
+            return Ok(Posted {
+                message: original.clone(),
+                replies,
+                conversation,
+            });
         }
         if conversation.state.is_ended() {
-            return Err(ApiError::conflict("conversation_ended", "this conversation has ended; start a new one"));
+            return Err(ApiError::conflict(
+                "conversation_ended",
+                "this conversation has ended; start a new one",
+            ));
         }
         self.check_rate(&format!("msg:{conversation_id}"))
             .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
@@ -252,32 +305,61 @@ impl AppState {
             let bot = std::sync::Arc::clone(&self.bot);
             let language = conversation.customer.locale.language();
             let text = text.as_str().to_owned();
-            let outcome = tokio::task::spawn_blocking(move || bot.turn(&transcript, &text, language))
-                .await
-                .map_err(|e| ApiError::Internal(e.into()))?;
+            let outcome =
+                tokio::task::spawn_blocking(move || bot.turn(&transcript, &text, language))
+                    .await
+                    .map_err(|e| ApiError::Internal(e.into()))?;
             let (reply, _) = self
                 .append(
                     &conversation,
-                    NewMessage { author: bot_author(), text: outcome.reply.clone(), client_message_id: None, bot: Some(outcome.meta.clone()) },
+                    NewMessage {
+                        author: bot_author(),
+                        text: outcome.reply.clone(),
+                        client_message_id: None,
+                        bot: Some(outcome.meta.clone()),
+                    },
                 )
                 .await?;
             replies.push(reply);
             if outcome.decision() == bot::DecisionKind::Handoff {
-                conversation = self.hand_off(&conversation, &outcome.meta.reasons).await?.unwrap_or(conversation);
+                conversation = self
+                    .hand_off(&conversation, &outcome.meta.reasons)
+                    .await?
+                    .unwrap_or(conversation);
             }
         }
-        let conversation = self.view(self.conversation(&conversation.id).await.unwrap_or(conversation)).await?;
-        Ok(Posted { message, replies, conversation })
+        let conversation = self
+            .view(
+                self.conversation(&conversation.id)
+                    .await
+                    .unwrap_or(conversation),
+            )
+            .await?;
+        Ok(Posted {
+            message,
+            replies,
+            conversation,
+        })
     }
 
     /// The customer pressed "talk to a person".
-    pub async fn request_handoff(&self, conversation_id: &str) -> Result<ConversationView, ApiError> {
+    pub async fn request_handoff(
+        &self,
+        conversation_id: &str,
+    ) -> Result<ConversationView, ApiError> {
         let _turn = self.lock_conversation(conversation_id).await;
         let conversation = self.conversation(conversation_id).await?;
         match conversation.state {
             ConversationState::Bot => {}
-            ConversationState::Queued | ConversationState::Assigned => return self.view(conversation).await,
-            _ => return Err(ApiError::conflict("conversation_ended", "this conversation has ended")),
+            ConversationState::Queued | ConversationState::Assigned => {
+                return self.view(conversation).await
+            }
+            _ => {
+                return Err(ApiError::conflict(
+                    "conversation_ended",
+                    "this conversation has ended",
+                ))
+            }
         }
         let existing = self.store.messages(conversation_id, 0, usize::MAX).await?;
         let outcome = self
@@ -285,18 +367,34 @@ impl AppState {
             .handoff_requested(&lines(&existing), conversation.customer.locale.language());
         self.append(
             &conversation,
-            NewMessage { author: bot_author(), text: outcome.reply.clone(), client_message_id: None, bot: Some(outcome.meta.clone()) },
+            NewMessage {
+                author: bot_author(),
+                text: outcome.reply.clone(),
+                client_message_id: None,
+                bot: Some(outcome.meta.clone()),
+            },
         )
         .await?;
-        let conversation = self.hand_off(&conversation, &outcome.meta.reasons).await?.unwrap_or(conversation);
+        let conversation = self
+            .hand_off(&conversation, &outcome.meta.reasons)
+            .await?
+            .unwrap_or(conversation);
         self.view(conversation).await
     }
 
     /// Builds the context package, queues the conversation and tries to assign it.
-    async fn hand_off(&self, conversation: &Conversation, reasons: &[bot::HandoffReason]) -> Result<Option<Conversation>, ApiError> {
+    async fn hand_off(
+        &self,
+        conversation: &Conversation,
+        reasons: &[bot::HandoffReason],
+    ) -> Result<Option<Conversation>, ApiError> {
         let now = Utc::now();
         let transcript = self.store.messages(&conversation.id, 0, usize::MAX).await?;
-        let context = bot::build_context(&lines(&transcript), reasons, conversation.customer.locale.language());
+        let context = bot::build_context(
+            &lines(&transcript),
+            reasons,
+            conversation.customer.locale.language(),
+        );
         let entry = QueueEntry {
             conversation_id: conversation.id.clone(),
             required_skills: context.required_skills.iter().cloned().collect(),
@@ -304,7 +402,13 @@ impl AppState {
             enqueued_at: now,
         };
         self.store
-            .put_context(&conversation.id, &StoredContext { bot: context, handed_off_at: now })
+            .put_context(
+                &conversation.id,
+                &StoredContext {
+                    bot: context,
+                    handed_off_at: now,
+                },
+            )
             .await?;
         let Some(queued) = self.store.enqueue(&entry, now).await? else {
             return Ok(None);
@@ -331,14 +435,32 @@ impl AppState {
         let now = Utc::now();
         let started = std::time::Instant::now();
         let decisions = router::assign(&snapshot, now);
-        tracing::debug!(decisions = decisions.len(), micros = started.elapsed().as_micros() as u64, "routing pass");
+        tracing::debug!(
+            decisions = decisions.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "routing pass"
+        );
         for decision in decisions {
-            match self.store.claim(&decision.conversation_id, &decision.agent_id, now).await? {
-                Claim::Claimed { conversation, agent } => {
+            match self
+                .store
+                .claim(&decision.conversation_id, &decision.agent_id, now)
+                .await?
+            {
+                Claim::Claimed {
+                    conversation,
+                    agent,
+                } => {
                     self.store
-                        .push_routing(&conversation.id, &RoutingRecord { at: now, agent_id: agent.id.clone(), candidates: decision.candidates })
+                        .push_routing(
+                            &conversation.id,
+                            &RoutingRecord {
+                                at: now,
+                                agent_id: agent.id.clone(),
+                                candidates: decision.candidates,
+                            },
+                        )
                         .await?;
-                    self.on_assigned(conversation, &agent).await?;
+                    self.on_assigned(*conversation, &agent).await?;
                 }
                 Claim::Stale => {
                     tracing::debug!(conversation_id = %decision.conversation_id, "routing decision went stale");
@@ -351,22 +473,46 @@ impl AppState {
     async fn on_assigned(&self, conversation: Conversation, agent: &Agent) -> Result<(), ApiError> {
         tracing::info!(conversation_id = %conversation.id, agent_id = %agent.id, "assigned");
         let greeting = match conversation.customer.locale.language() {
-            Language::Zh => format!("客服「{}」已接入，正在查看您之前的对话，请稍候。", agent.name),
-            Language::En => format!("{} has joined and is reading your conversation so far.", agent.name),
+            Language::Zh => format!(
+                "客服「{}」已接入，正在查看您之前的对话，请稍候。",
+                agent.name
+            ),
+            Language::En => format!(
+                "{} has joined and is reading your conversation so far.",
+                agent.name
+            ),
         };
         // The customer hears of the agent before the agent's first reply can arrive.
         self.announce_state(&conversation);
-        let without_agent = Conversation { assignee: None, ..conversation.clone() };
+        let without_agent = Conversation {
+            assignee: None,
+            ..conversation.clone()
+        };
         let (notice, _) = self
-            .append(&without_agent, NewMessage { author: system_author(), text: greeting, client_message_id: None, bot: None })
+            .append(
+                &without_agent,
+                NewMessage {
+                    author: system_author(),
+                    text: greeting,
+                    client_message_id: None,
+                    bot: None,
+                },
+            )
             .await?;
         let context = self.context(&conversation).await?;
         let event = Event::Assigned {
             conversation_id: conversation.id.clone(),
-            conversation: ConversationView { conversation: conversation.clone(), queue: None },
+            conversation: ConversationView {
+                conversation: conversation.clone(),
+                queue: None,
+            },
             context: Box::new(context),
         };
-        self.hub.publish_keyed(&Topic::Agent(agent.id.clone()), &event, Some((&conversation.id, notice.seq)));
+        self.hub.publish_keyed(
+            &Topic::Agent(agent.id.clone()),
+            &event,
+            Some((&conversation.id, notice.seq)),
+        );
         Ok(())
     }
 
@@ -396,7 +542,9 @@ impl AppState {
             .store
             .get_context(&conversation.id)
             .await?
-            .ok_or(ApiError::NotFound("handoff context (the conversation was never handed off)"))?;
+            .ok_or(ApiError::NotFound(
+                "handoff context (the conversation was never handed off)",
+            ))?;
         let transcript = self.store.messages(&conversation.id, 0, usize::MAX).await?;
         let ctx = stored.bot;
         Ok(ContextView {
@@ -427,12 +575,21 @@ impl AppState {
     ) -> Result<Posted, ApiError> {
         let _turn = self.lock_conversation(conversation_id).await;
         let conversation = self.conversation(conversation_id).await?;
-        let agent = self.store.get_agent(agent_id).await?.ok_or(ApiError::Unauthorized("invalid token"))?;
+        let agent = self
+            .store
+            .get_agent(agent_id)
+            .await?
+            .ok_or(ApiError::Unauthorized("invalid token"))?;
         if conversation.assignee.as_ref().map(|a| a.id.as_str()) != Some(agent_id) {
-            return Err(ApiError::Forbidden("this conversation is not assigned to you"));
+            return Err(ApiError::Forbidden(
+                "this conversation is not assigned to you",
+            ));
         }
         if conversation.state != ConversationState::Assigned {
-            return Err(ApiError::conflict("not_assigned", "this conversation is no longer assigned"));
+            return Err(ApiError::conflict(
+                "not_assigned",
+                "this conversation is no longer assigned",
+            ));
         }
         self.check_rate(&format!("agent:{agent_id}"))
             .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
@@ -440,7 +597,11 @@ impl AppState {
             .append(
                 &conversation,
                 NewMessage {
-                    author: Author { role: AuthorRole::Agent, id: Some(agent.id.clone()), name: Some(agent.name.clone()) },
+                    author: Author {
+                        role: AuthorRole::Agent,
+                        id: Some(agent.id.clone()),
+                        name: Some(agent.name.clone()),
+                    },
                     text: text.as_str().to_owned(),
                     client_message_id: Some(client_message_id.as_str().to_owned()),
                     bot: None,
@@ -448,47 +609,77 @@ impl AppState {
             )
             .await?;
         let conversation = self.view(conversation).await?;
-        Ok(Posted { message, replies: Vec::new(), conversation })
+        Ok(Posted {
+            message,
+            replies: Vec::new(),
+            conversation,
+        })
     }
 
     /// Typing indicators go to the other side only and are never stored.
     pub fn typing(&self, conversation: &Conversation, role: AuthorRole) {
-        let event = Event::Typing { conversation_id: conversation.id.clone(), role };
+        let event = Event::Typing {
+            conversation_id: conversation.id.clone(),
+            role,
+        };
         match role {
             AuthorRole::Customer => {
                 if let Some(assignee) = &conversation.assignee {
                     self.hub.publish(&Topic::Agent(assignee.id.clone()), &event);
                 }
             }
-            _ => self.hub.publish(&Topic::Conversation(conversation.id.clone()), &event),
+            _ => self
+                .hub
+                .publish(&Topic::Conversation(conversation.id.clone()), &event),
         }
     }
 
     /// The agent holding a conversation (or an overseer) ends it; the customer may be invited
     /// to rate it.
-    pub async fn resolve(&self, principal: &Principal, conversation_id: &str, outcome: Outcome) -> Result<ConversationView, ApiError> {
+    pub async fn resolve(
+        &self,
+        principal: &Principal,
+        conversation_id: &str,
+        outcome: Outcome,
+    ) -> Result<ConversationView, ApiError> {
         let conversation = {
             let _turn = self.lock_conversation(conversation_id).await;
             let conversation = self.conversation(conversation_id).await?;
             let holder = conversation.assignee.as_ref().map(|a| a.id.as_str());
-            if !(principal.is_overseer() || (principal.agent_id().is_some() && principal.agent_id() == holder)) {
-                return Err(ApiError::Forbidden("only the assigned agent or a supervisor may resolve"));
+            if !(principal.is_overseer()
+                || (principal.agent_id().is_some() && principal.agent_id() == holder))
+            {
+                return Err(ApiError::Forbidden(
+                    "only the assigned agent or a supervisor may resolve",
+                ));
             }
             if conversation.state != ConversationState::Assigned {
-                return Err(ApiError::conflict("not_assigned", "only an assigned conversation can be resolved"));
+                return Err(ApiError::conflict(
+                    "not_assigned",
+                    "only an assigned conversation can be resolved",
+                ));
             }
             let state = match outcome {
                 Outcome::Resolved => ConversationState::Resolved,
                 Outcome::FollowUp => ConversationState::FollowUp,
             };
-            let Some((conversation, _agent)) = self.store.finish(conversation_id, state, Utc::now()).await? else {
-                return Err(ApiError::conflict("not_assigned", "the conversation changed meanwhile"));
+            let Some((conversation, _agent)) = self
+                .store
+                .finish(conversation_id, state, Utc::now())
+                .await?
+            else {
+                return Err(ApiError::conflict(
+                    "not_assigned",
+                    "the conversation changed meanwhile",
+                ));
             };
             self.announce_state(&conversation);
             if conversation.state == ConversationState::Resolved {
                 self.hub.publish(
                     &Topic::Conversation(conversation.id.clone()),
-                    &Event::RatingRequest { conversation_id: conversation.id.clone() },
+                    &Event::RatingRequest {
+                        conversation_id: conversation.id.clone(),
+                    },
                 );
             }
             conversation
@@ -507,14 +698,21 @@ impl AppState {
             if conversation.state.is_ended() {
                 return self.view(conversation).await;
             }
-            let Some((closed, agent)) = self.store.finish(conversation_id, ConversationState::Closed, Utc::now()).await? else {
+            let Some((closed, agent)) = self
+                .store
+                .finish(conversation_id, ConversationState::Closed, Utc::now())
+                .await?
+            else {
                 return self.view(conversation).await;
             };
             self.announce_state(&closed);
             if let Some(agent) = agent {
                 self.hub.publish(
                     &Topic::Agent(agent.id.clone()),
-                    &Event::Unassigned { conversation_id: closed.id.clone(), reason: "customer_closed" },
+                    &Event::Unassigned {
+                        conversation_id: closed.id.clone(),
+                        reason: "customer_closed",
+                    },
                 );
             }
             closed
@@ -534,13 +732,27 @@ impl AppState {
     ) -> Result<ConversationView, ApiError> {
         let _turn = self.lock_conversation(conversation_id).await;
         let mut conversation = self.conversation(conversation_id).await?;
-        if !matches!(conversation.state, ConversationState::Resolved | ConversationState::FollowUp) {
-            return Err(ApiError::conflict("not_resolved", "only a resolved conversation can be rated"));
+        if !matches!(
+            conversation.state,
+            ConversationState::Resolved | ConversationState::FollowUp
+        ) {
+            return Err(ApiError::conflict(
+                "not_resolved",
+                "only a resolved conversation can be rated",
+            ));
         }
         if conversation.rating.is_some() {
-            return Err(ApiError::conflict("already_rated", "this conversation was rated already"));
+            return Err(ApiError::conflict(
+                "already_rated",
+                "this conversation was rated already",
+            ));
         }
-        conversation.rating = Some(Rating { rating, reasons, comment, created_at: Utc::now() });
+        conversation.rating = Some(Rating {
+            rating,
+            reasons,
+            comment,
+            created_at: Utc::now(),
+        });
         conversation.updated_at = Utc::now();
         self.store.put_conversation(&conversation).await?;
         self.view(conversation).await
@@ -561,17 +773,29 @@ impl AppState {
         let token = auth::new_token("agt");
         self.store.put_agent(&agent).await?;
         self.store
-            .put_token(&auth::hash_token(&token), &TokenOwner::Agent { agent_id: agent.id.clone() })
+            .put_token(
+                &auth::hash_token(&token),
+                &TokenOwner::Agent {
+                    agent_id: agent.id.clone(),
+                },
+            )
             .await?;
         Ok((agent, token))
     }
 
     pub async fn agent(&self, id: &str) -> Result<Agent, ApiError> {
-        self.store.get_agent(id).await?.ok_or(ApiError::NotFound("agent"))
+        self.store
+            .get_agent(id)
+            .await?
+            .ok_or(ApiError::NotFound("agent"))
     }
 
     /// Changes an agent's presence; an agent coming online may take waiting conversations.
-    pub async fn set_presence(&self, agent_id: &str, presence: router::Presence) -> Result<Agent, ApiError> {
+    pub async fn set_presence(
+        &self,
+        agent_id: &str,
+        presence: router::Presence,
+    ) -> Result<Agent, ApiError> {
         let agent = {
             let _routing = self.routing_lock.lock().await;
             let mut agent = self.agent(agent_id).await?;
@@ -587,7 +811,10 @@ impl AppState {
     }
 
     /// The conversations an agent holds now, with their views.
-    pub async fn agent_conversations(&self, agent: &Agent) -> Result<Vec<ConversationView>, ApiError> {
+    pub async fn agent_conversations(
+        &self,
+        agent: &Agent,
+    ) -> Result<Vec<ConversationView>, ApiError> {
         let mut out = Vec::new();
         for id in &agent.active {
             if let Some(c) = self.store.get_conversation(id).await? {
@@ -613,7 +840,11 @@ impl AppState {
 }
 
 fn bot_author() -> Author {
-    Author { role: AuthorRole::Bot, id: None, name: None }
+    Author {
+        role: AuthorRole::Bot,
+        id: None,
+        name: None,
+    }
 }
 
 /// The estimated wait of the customer at `position`, spread over the online agents.

@@ -144,7 +144,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn from(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -171,7 +174,13 @@ mod tests {
         ])?;
         assert_eq!(s.bind, "0.0.0.0:9000");
         assert_eq!(s.admin_key.as_deref(), Some("k"));
-        assert_eq!(s.storage, Storage::Redis { url: "redis://127.0.0.1/".into(), prefix: "t1".into() });
+        assert_eq!(
+            s.storage,
+            Storage::Redis {
+                url: "redis://127.0.0.1/".into(),
+                prefix: "t1".into()
+            }
+        );
         assert!(s.webhook_allow_private);
         assert_eq!(s.demo, DemoSeed::KnowledgeBase);
         Ok(())

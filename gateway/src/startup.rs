@@ -53,14 +53,19 @@ impl Application {
         // Conversations queued before a restart are served as soon as agents can take them.
         state.dispatch().await.map_err(|e| anyhow::anyhow!("{e}"))?;
 
-        let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let limits = settings.limits.clone();
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
-                .app_data(web::JsonConfig::default().limit(limits.max_body_bytes).error_handler(error::json_error))
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(limits.max_body_bytes)
+                        .error_handler(error::json_error),
+                )
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 .wrap(actix_web::middleware::NormalizePath::trim())
@@ -71,7 +76,11 @@ impl Application {
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }
-        Ok(Self { port, server: server.run(), generated_admin_key })
+        Ok(Self {
+            port,
+            server: server.run(),
+            generated_admin_key,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -95,7 +104,9 @@ impl Application {
 /// Registers the admin key: the configured one, or one generated at first start.
 async fn bootstrap_admin(settings: &Settings, store: &dyn Store) -> anyhow::Result<Option<String>> {
     if let Some(key) = &settings.admin_key {
-        store.put_token(&auth::hash_token(key), &TokenOwner::Admin).await?;
+        store
+            .put_token(&auth::hash_token(key), &TokenOwner::Admin)
+            .await?;
         return Ok(None);
     }
     if store.get_meta(ADMIN_KEY_GENERATED).await?.is_some() {
@@ -104,8 +115,13 @@ async fn bootstrap_admin(settings: &Settings, store: &dyn Store) -> anyhow::Resu
     let key = auth::new_token("adm");
     let path = settings.data_dir.join("admin-key.txt");
     crate::demo::write_private(&path, &format!("{key}\n"))?;
-    store.put_token(&auth::hash_token(&key), &TokenOwner::Admin).await?;
+    store
+        .put_token(&auth::hash_token(&key), &TokenOwner::Admin)
+        .await?;
     store.put_meta(ADMIN_KEY_GENERATED, "1").await?;
-    println!("Generated admin key (shown once; also stored in {}): {key}", path.display());
+    println!(
+        "Generated admin key (shown once; also stored in {}): {key}",
+        path.display()
+    );
     Ok(Some(key))
 }

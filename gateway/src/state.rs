@@ -31,7 +31,9 @@ impl AppState {
             hub: Arc::new(Hub::default()),
             bot,
             routing_lock: tokio::sync::Mutex::new(()),
-            conversation_locks: (0..CONVERSATION_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            conversation_locks: (0..CONVERSATION_LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
             rate: Mutex::new(HashMap::new()),
         }
     }

@@ -240,7 +240,10 @@ mod tests {
     fn only_agents_with_every_required_skill_are_chosen() {
         check(
             Snapshot {
-                agents: vec![agent("zh-pre", &["zh", "presales"], 3, 0), agent("zh-after", &["zh", "aftersales"], 3, 2)],
+                agents: vec![
+                    agent("zh-pre", &["zh", "presales"], 3, 0),
+                    agent("zh-after", &["zh", "aftersales"], 3, 2),
+                ],
                 queue: vec![waiting("c1", &["zh", "aftersales"], 0, 0)],
             },
             &[("c1", "zh-after")],
@@ -256,7 +259,10 @@ mod tests {
         let mut idle = agent("idle", &["zh"], 4, 1);
         idle.last_assigned_at = Some(t(100));
         check(
-            Snapshot { agents: vec![busy, recent, idle], queue: vec![waiting("c1", &["zh"], 0, 0)] },
+            Snapshot {
+                agents: vec![busy, recent, idle],
+                queue: vec![waiting("c1", &["zh"], 0, 0)],
+            },
             &[("c1", "idle")],
         );
     }
@@ -292,11 +298,18 @@ mod tests {
         check(
             Snapshot {
                 agents: vec![agent("a", &["zh"], 1, 0)],
-                queue: vec![waiting("late", &["zh"], 0, 50), waiting("early", &["zh"], 0, 10), waiting("vip", &["zh"], 5, 90)],
+                queue: vec![
+                    waiting("late", &["zh"], 0, 50),
+                    waiting("early", &["zh"], 0, 10),
+                    waiting("vip", &["zh"], 5, 90),
+                ],
             },
             &[("vip", "a")],
         );
-        let q = vec![waiting("late", &["zh"], 0, 50), waiting("early", &["zh"], 0, 10)];
+        let q = vec![
+            waiting("late", &["zh"], 0, 50),
+            waiting("early", &["zh"], 0, 10),
+        ];
         assert_eq!(queue_position(&q, "early"), Some(1));
         assert_eq!(queue_position(&q, "late"), Some(2));
         assert_eq!(queue_position(&q, "missing"), None);
@@ -307,7 +320,11 @@ mod tests {
         check(
             Snapshot {
                 agents: vec![agent("a", &["zh"], 2, 0), agent("b", &["zh"], 2, 0)],
-                queue: vec![waiting("c1", &["zh"], 0, 1), waiting("c2", &["zh"], 0, 2), waiting("c3", &["zh"], 0, 3)],
+                queue: vec![
+                    waiting("c1", &["zh"], 0, 1),
+                    waiting("c2", &["zh"], 0, 2),
+                    waiting("c3", &["zh"], 0, 3),
+                ],
             },
             &[("c1", "a"), ("c2", "b"), ("c3", "a")],
         );
@@ -326,7 +343,10 @@ mod tests {
         let cands = &out[0].candidates;
         assert_eq!(cands[0].agent_id, "zh");
         assert_eq!(cands[0].rejected, None);
-        assert_eq!(cands[1].rejected, Some(Rejection::MissingSkills(vec!["zh".into()])));
+        assert_eq!(
+            cands[1].rejected,
+            Some(Rejection::MissingSkills(vec!["zh".into()]))
+        );
     }
 
     proptest! {

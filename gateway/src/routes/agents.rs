@@ -44,7 +44,9 @@ impl From<Agent> for AgentView {
 fn parse_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 64 {
-        return Err(ApiError::Invalid("name must have 1 to 64 characters".into()));
+        return Err(ApiError::Invalid(
+            "name must have 1 to 64 characters".into(),
+        ));
     }
     Ok(name.to_owned())
 }
@@ -55,9 +57,13 @@ fn parse_skills(skills: Vec<String>) -> Result<BTreeSet<String>, ApiError> {
         let skill = skill.trim().to_ascii_lowercase();
         let ok = !skill.is_empty()
             && skill.len() <= 32
-            && skill.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && skill
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !ok {
-            return Err(ApiError::Invalid(format!("skill {skill:?} must be 1 to 32 of a-z, 0-9, _ or -")));
+            return Err(ApiError::Invalid(format!(
+                "skill {skill:?} must be 1 to 32 of a-z, 0-9, _ or -"
+            )));
         }
         out.insert(skill);
     }
@@ -69,7 +75,9 @@ fn parse_skills(skills: Vec<String>) -> Result<BTreeSet<String>, ApiError> {
 
 fn parse_capacity(max: u32) -> Result<u32, ApiError> {
     if max == 0 || max > MAX_CONCURRENT_LIMIT {
-        return Err(ApiError::Invalid(format!("max_concurrent must be 1 to {MAX_CONCURRENT_LIMIT}")));
+        return Err(ApiError::Invalid(format!(
+            "max_concurrent must be 1 to {MAX_CONCURRENT_LIMIT}"
+        )));
     }
     Ok(max)
 }
@@ -84,7 +92,11 @@ pub struct CreateIn {
     role: Option<AgentRole>,
 }
 
-pub async fn create(state: web::Data<AppState>, principal: Principal, body: web::Json<CreateIn>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<CreateIn>,
+) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let body = body.into_inner();
     let (agent, token) = state
@@ -98,10 +110,17 @@ pub async fn create(state: web::Data<AppState>, principal: Principal, body: web:
     Ok(HttpResponse::Created().json(json!({"agent": AgentView::from(agent), "token": token})))
 }
 
-pub async fn list(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
     principal.require_overseer()?;
     let mut agents = state.store.list_agents().await?;
-    agents.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+    agents.sort_by(|a, b| {
+        a.created_at
+            .cmp(&b.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
     let items: Vec<AgentView> = agents.into_iter().map(AgentView::from).collect();
     Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": null})))
 }
@@ -126,7 +145,11 @@ fn self_or_overseer(principal: &Principal, id: &str) -> Result<(), ApiError> {
     }
 }
 
-pub async fn get(state: web::Data<AppState>, principal: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = resolve_id(&principal, &id)?;
     self_or_overseer(&principal, &id)?;
     Ok(HttpResponse::Ok().json(AgentView::from(state.agent(&id).await?)))
@@ -172,13 +195,20 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(AgentView::from(agent)))
 }
 
-pub async fn delete(state: web::Data<AppState>, principal: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let agent = state.agent(&id).await?;
     if !agent.active.is_empty() {
         return Err(ApiError::conflict(
             "agent_busy",
-            format!("the agent holds {} conversations; resolve or transfer them first", agent.active.len()),
+            format!(
+                "the agent holds {} conversations; resolve or transfer them first",
+                agent.active.len()
+            ),
         ));
     }
     state.store.delete_agent(&id).await?;
@@ -201,9 +231,14 @@ pub async fn presence(
     Ok(HttpResponse::Ok().json(AgentView::from(state.set_presence(&id, body.status).await?)))
 }
 
-pub async fn conversations(state: web::Data<AppState>, principal: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn conversations(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = resolve_id(&principal, &id)?;
     self_or_overseer(&principal, &id)?;
     let agent = state.agent(&id).await?;
-    Ok(HttpResponse::Ok().json(json!({"items": state.agent_conversations(&agent).await?, "next_cursor": null})))
+    Ok(HttpResponse::Ok()
+        .json(json!({"items": state.agent_conversations(&agent).await?, "next_cursor": null})))
 }

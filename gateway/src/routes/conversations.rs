@@ -1,5 +1,7 @@
 use crate::auth::Principal;
-use crate::domain::{Channel, ClientMessageId, Locale, MessageText, PageContext, RatingReason, RatingValue};
+use crate::domain::{
+    Channel, ClientMessageId, Locale, MessageText, PageContext, RatingReason, RatingValue,
+};
 use crate::error::ApiError;
 use crate::service::{NewConversation, Outcome, MAX_PAGE};
 use crate::state::AppState;
@@ -28,7 +30,10 @@ pub struct CreateIn {
     context: PageContext,
 }
 
-pub async fn create(state: web::Data<AppState>, body: web::Json<CreateIn>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    body: web::Json<CreateIn>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     for (field, value, max) in [
         ("customer.external_id", &body.customer.external_id, 128),
@@ -37,7 +42,9 @@ pub async fn create(state: web::Data<AppState>, body: web::Json<CreateIn>) -> Re
         ("context.page_url", &body.context.page_url, 2048),
     ] {
         if value.as_ref().is_some_and(|v| v.chars().count() > max) {
-            return Err(ApiError::Invalid(format!("{field} is longer than {max} characters")));
+            return Err(ApiError::Invalid(format!(
+                "{field} is longer than {max} characters"
+            )));
         }
     }
     let (conversation, token) = state
@@ -52,7 +59,11 @@ pub async fn create(state: web::Data<AppState>, body: web::Json<CreateIn>) -> Re
     Ok(HttpResponse::Created().json(json!({"conversation": conversation, "token": token})))
 }
 
-pub async fn get(state: web::Data<AppState>, principal: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let conversation = state.conversation(&id).await?;
     state.may_read(&principal, &conversation)?;
     Ok(HttpResponse::Ok().json(state.view(conversation).await?))
@@ -71,14 +82,25 @@ pub async fn post_message(
     id: web::Path<String>,
     body: web::Json<MessageIn>,
 ) -> Result<HttpResponse, ApiError> {
-    let MessageIn { text, client_message_id } = body.into_inner();
+    let MessageIn {
+        text,
+        client_message_id,
+    } = body.into_inner();
     let posted = match &principal {
         Principal::Customer { .. } => {
             state.require_customer(&principal, &id)?;
             state.customer_message(&id, text, client_message_id).await?
         }
-        Principal::Agent { agent_id, .. } => state.agent_message(agent_id, &id, text, client_message_id).await?,
-        Principal::Admin => return Err(ApiError::Forbidden("admins cannot write in conversations; use an agent account")),
+        Principal::Agent { agent_id, .. } => {
+            state
+                .agent_message(agent_id, &id, text, client_message_id)
+                .await?
+        }
+        Principal::Admin => {
+            return Err(ApiError::Forbidden(
+                "admins cannot write in conversations; use an agent account",
+            ))
+        }
     };
     Ok(HttpResponse::Created().json(posted))
 }
@@ -110,13 +132,21 @@ pub async fn list_messages(
     Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor})))
 }
 
-pub async fn handoff(state: web::Data<AppState>, principal: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn handoff(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     state.conversation(&id).await?;
     state.require_customer(&principal, &id)?;
     Ok(HttpResponse::Ok().json(state.request_handoff(&id).await?))
 }
 
-pub async fn context(state: web::Data<AppState>, principal: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn context(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let conversation = state.conversation(&id).await?;
     if matches!(principal, Principal::Customer { .. }) {
         return Err(ApiError::Forbidden("the handoff context is for agents"));
@@ -125,7 +155,11 @@ pub async fn context(state: web::Data<AppState>, principal: Principal, id: web::
     Ok(HttpResponse::Ok().json(state.context(&conversation).await?))
 }
 
-pub async fn routing(state: web::Data<AppState>, principal: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn routing(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     principal.require_overseer()?;
     state.conversation(&id).await?;
     Ok(HttpResponse::Ok().json(json!({"items": state.store.routing(&id).await?})))
@@ -145,7 +179,9 @@ pub async fn resolve(
     body: web::Json<ResolveIn>,
 ) -> Result<HttpResponse, ApiError> {
     if matches!(principal, Principal::Customer { .. }) {
-        return Err(ApiError::Forbidden("customers close conversations with /close"));
+        return Err(ApiError::Forbidden(
+            "customers close conversations with /close",
+        ));
     }
     state.conversation(&id).await?;
     Ok(HttpResponse::Ok().json(state.resolve(&principal, &id, body.outcome).await?))
@@ -167,14 +203,24 @@ pub async fn rating(
 ) -> Result<HttpResponse, ApiError> {
     state.conversation(&id).await?;
     state.require_customer(&principal, &id)?;
-    let RatingIn { rating, reasons, comment } = body.into_inner();
+    let RatingIn {
+        rating,
+        reasons,
+        comment,
+    } = body.into_inner();
     if comment.as_ref().is_some_and(|c| c.chars().count() > 1000) {
-        return Err(ApiError::Invalid("comment is longer than 1000 characters".into()));
+        return Err(ApiError::Invalid(
+            "comment is longer than 1000 characters".into(),
+        ));
     }
     Ok(HttpResponse::Created().json(state.rate(&id, rating, reasons, comment).await?))
 }
 
-pub async fn close(state: web::Data<AppState>, principal: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn close(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     state.conversation(&id).await?;
     state.require_customer(&principal, &id)?;
     Ok(HttpResponse::Ok().json(state.close(&id).await?))

@@ -13,7 +13,11 @@ pub struct SearchQuery {
 }
 
 /// What the bot would see for a question.
-pub async fn search(state: web::Data<AppState>, principal: Principal, query: web::Query<SearchQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn search(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, ApiError> {
     principal.require_overseer()?;
     let SearchQuery { q, locale, limit } = query.into_inner();
     let limit = limit.unwrap_or(5).clamp(1, 50);

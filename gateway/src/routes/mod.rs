@@ -16,15 +16,39 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/v1")
                 .route("/conversations", web::post().to(conversations::create))
                 .route("/conversations/{id}", web::get().to(conversations::get))
-                .route("/conversations/{id}/messages", web::post().to(conversations::post_message))
-                .route("/conversations/{id}/messages", web::get().to(conversations::list_messages))
+                .route(
+                    "/conversations/{id}/messages",
+                    web::post().to(conversations::post_message),
+                )
+                .route(
+                    "/conversations/{id}/messages",
+                    web::get().to(conversations::list_messages),
+                )
                 .route("/conversations/{id}/ws", web::get().to(ws::customer))
-                .route("/conversations/{id}/handoff", web::post().to(conversations::handoff))
-                .route("/conversations/{id}/context", web::get().to(conversations::context))
-                .route("/conversations/{id}/routing", web::get().to(conversations::routing))
-                .route("/conversations/{id}/resolve", web::post().to(conversations::resolve))
-                .route("/conversations/{id}/rating", web::post().to(conversations::rating))
-                .route("/conversations/{id}/close", web::post().to(conversations::close))
+                .route(
+                    "/conversations/{id}/handoff",
+                    web::post().to(conversations::handoff),
+                )
+                .route(
+                    "/conversations/{id}/context",
+                    web::get().to(conversations::context),
+                )
+                .route(
+                    "/conversations/{id}/routing",
+                    web::get().to(conversations::routing),
+                )
+                .route(
+                    "/conversations/{id}/resolve",
+                    web::post().to(conversations::resolve),
+                )
+                .route(
+                    "/conversations/{id}/rating",
+                    web::post().to(conversations::rating),
+                )
+                .route(
+                    "/conversations/{id}/close",
+                    web::post().to(conversations::close),
+                )
                 .route("/agents", web::post().to(agents::create))
                 .route("/agents", web::get().to(agents::list))
                 .route("/agents/me/ws", web::get().to(ws::agent))
@@ -32,7 +56,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/agents/{id}", web::patch().to(agents::update))
                 .route("/agents/{id}", web::delete().to(agents::delete))
                 .route("/agents/{id}/presence", web::put().to(agents::presence))
-                .route("/agents/{id}/conversations", web::get().to(agents::conversations))
+                .route(
+                    "/agents/{id}/conversations",
+                    web::get().to(agents::conversations),
+                )
                 .route("/kb/search", web::get().to(kb::search)),
         )
         .default_service(web::to(not_found));

@@ -38,7 +38,10 @@ async fn send(session: &mut Session, event: &Event) -> bool {
 fn error_event(conversation_id: Option<String>, error: &ApiError) -> Event {
     Event::Error {
         conversation_id,
-        error: ErrorBody { code: error.code().to_owned(), message: error.to_string() },
+        error: ErrorBody {
+            code: error.code().to_owned(),
+            message: error.to_string(),
+        },
     }
 }
 
@@ -58,11 +61,23 @@ pub async fn customer(
         .subscribe(Topic::Conversation(conversation.id.clone()), limit)
         .ok_or(ApiError::RateLimited { retry_after: 5 })?;
     let (response, session, stream) = actix_ws::handle(&req, body)?;
-    let stream = stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations().max_continuation_size(MAX_FRAME_BYTES);
+    let stream = stream
+        .max_frame_size(MAX_FRAME_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_FRAME_BYTES);
     let after_seq = query.after_seq;
     actix_web::rt::spawn(async move {
         let conversation_id = conversation.id.clone();
-        if let Err(error) = customer_session(&state, subscription, session, stream, conversation.id.clone(), after_seq).await {
+        if let Err(error) = customer_session(
+            &state,
+            subscription,
+            session,
+            stream,
+            conversation.id.clone(),
+            after_seq,
+        )
+        .await
+        {
             tracing::debug!(%conversation_id, %error, "customer socket ended");
         }
     });
@@ -78,21 +93,53 @@ async fn customer_session(
     after_seq: Option<u64>,
 ) -> Result<(), anyhow::Error> {
     // Where the conversation stands now, then what was missed.
-    let view = state.view(state.conversation(&conversation_id).await?).await?;
+    let view = state
+        .view(state.conversation(&conversation_id).await?)
+        .await?;
     let mut sent = HashMap::new();
-    if !send(&mut session, &Event::State { conversation_id: conversation_id.clone(), state: view.conversation.state, assignee: view.conversation.assignee.clone() }).await {
+    if !send(
+        &mut session,
+        &Event::State {
+            conversation_id: conversation_id.clone(),
+            state: view.conversation.state,
+            assignee: view.conversation.assignee.clone(),
+        },
+    )
+    .await
+    {
         return Ok(());
     }
     if let (ConversationState::Queued, Some(q)) = (view.conversation.state, view.queue) {
-        send(&mut session, &Event::Queue { conversation_id: conversation_id.clone(), position: q.position, eta_seconds: q.eta_seconds }).await;
+        send(
+            &mut session,
+            &Event::Queue {
+                conversation_id: conversation_id.clone(),
+                position: q.position,
+                eta_seconds: q.eta_seconds,
+            },
+        )
+        .await;
     }
     if let Some(after) = after_seq {
         let mut cursor = after;
         loop {
-            let page = state.store.messages(&conversation_id, cursor, crate::service::MAX_PAGE).await?;
-            let Some(last) = page.last().map(|m| m.seq) else { break };
+            let page = state
+                .store
+                .messages(&conversation_id, cursor, crate::service::MAX_PAGE)
+                .await?;
+            let Some(last) = page.last().map(|m| m.seq) else {
+                break;
+            };
             for message in page {
-                if !send(&mut session, &Event::Message { conversation_id: conversation_id.clone(), message }).await {
+                if !send(
+                    &mut session,
+                    &Event::Message {
+                        conversation_id: conversation_id.clone(),
+                        message,
+                    },
+                )
+                .await
+                {
                     return Ok(());
                 }
             }
@@ -100,24 +147,34 @@ async fn customer_session(
         }
         sent.insert(conversation_id.clone(), cursor);
     }
-    pump(&mut subscription, &mut session, &mut stream, sent, |frame| {
-        let conversation_id = conversation_id.clone();
-        async move {
-            match frame {
-                ClientFrame::Message { text, client_message_id, .. } => state
-                    .customer_message(&conversation_id, text, client_message_id)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| (Some(conversation_id), e)),
-                ClientFrame::Typing { .. } => {
-                    if let Ok(conversation) = state.conversation(&conversation_id).await {
-                        state.typing(&conversation, AuthorRole::Customer);
+    pump(
+        &mut subscription,
+        &mut session,
+        &mut stream,
+        sent,
+        |frame| {
+            let conversation_id = conversation_id.clone();
+            async move {
+                match frame {
+                    ClientFrame::Message {
+                        text,
+                        client_message_id,
+                        ..
+                    } => state
+                        .customer_message(&conversation_id, text, client_message_id)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| (Some(conversation_id), e)),
+                    ClientFrame::Typing { .. } => {
+                        if let Ok(conversation) = state.conversation(&conversation_id).await {
+                            state.typing(&conversation, AuthorRole::Customer);
+                        }
+                        Ok(())
                     }
-                    Ok(())
                 }
             }
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -127,7 +184,10 @@ pub async fn agent(
     state: web::Data<AppState>,
     principal: Principal,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let agent_id = principal.agent_id().ok_or(ApiError::Forbidden("this socket is for agents"))?.to_owned();
+    let agent_id = principal
+        .agent_id()
+        .ok_or(ApiError::Forbidden("this socket is for agents"))?
+        .to_owned();
     let agent = state.agent(&agent_id).await?;
     let limit = state.settings.limits.sockets_per_subject;
     let subscription = state
@@ -135,9 +195,14 @@ pub async fn agent(
         .subscribe(Topic::Agent(agent.id.clone()), limit)
         .ok_or(ApiError::RateLimited { retry_after: 5 })?;
     let (response, session, stream) = actix_ws::handle(&req, body)?;
-    let stream = stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations().max_continuation_size(MAX_FRAME_BYTES);
+    let stream = stream
+        .max_frame_size(MAX_FRAME_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_FRAME_BYTES);
     actix_web::rt::spawn(async move {
-        if let Err(error) = agent_session(&state, subscription, session, stream, agent_id.clone()).await {
+        if let Err(error) =
+            agent_session(&state, subscription, session, stream, agent_id.clone()).await
+        {
             tracing::debug!(%agent_id, %error, "agent socket ended");
         }
     });
@@ -155,7 +220,12 @@ async fn agent_session(
     let agent = state.agent(&agent_id).await?;
     let mut sent = HashMap::new();
     for event in state.assigned_events(&agent).await? {
-        if let Event::Assigned { conversation_id, context, .. } = &event {
+        if let Event::Assigned {
+            conversation_id,
+            context,
+            ..
+        } = &event
+        {
             let last = context.transcript.last().map_or(0, |m| m.seq);
             sent.insert(conversation_id.clone(), last);
         }
@@ -163,29 +233,45 @@ async fn agent_session(
             return Ok(());
         }
     }
-    pump(&mut subscription, &mut session, &mut stream, sent, |frame| {
-        let agent_id = agent_id.clone();
-        async move {
-            match frame {
-                ClientFrame::Message { conversation_id: Some(conversation_id), text, client_message_id } => state
-                    .agent_message(&agent_id, &conversation_id, text, client_message_id)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| (Some(conversation_id), e)),
-                ClientFrame::Typing { conversation_id: Some(conversation_id) } => {
-                    match state.conversation(&conversation_id).await {
+    pump(
+        &mut subscription,
+        &mut session,
+        &mut stream,
+        sent,
+        |frame| {
+            let agent_id = agent_id.clone();
+            async move {
+                match frame {
+                    ClientFrame::Message {
+                        conversation_id: Some(conversation_id),
+                        text,
+                        client_message_id,
+                    } => state
+                        .agent_message(&agent_id, &conversation_id, text, client_message_id)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| (Some(conversation_id), e)),
+                    ClientFrame::Typing {
+                        conversation_id: Some(conversation_id),
+                    } => match state.conversation(&conversation_id).await {
                         Ok(c) if c.assignee.as_ref().is_some_and(|a| a.id == agent_id) => {
                             state.typing(&c, AuthorRole::Agent);
                             Ok(())
                         }
-                        Ok(_) => Err((Some(conversation_id), ApiError::Forbidden("this conversation is not assigned to you"))),
+                        Ok(_) => Err((
+                            Some(conversation_id),
+                            ApiError::Forbidden("this conversation is not assigned to you"),
+                        )),
                         Err(e) => Err((Some(conversation_id), e)),
-                    }
+                    },
+                    _ => Err((
+                        None,
+                        ApiError::Invalid("agent frames must name a conversation_id".into()),
+                    )),
                 }
-                _ => Err((None, ApiError::Invalid("agent frames must name a conversation_id".into()))),
             }
-        }
-    })
+        },
+    )
     .await
 }
 

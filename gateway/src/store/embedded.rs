@@ -77,7 +77,9 @@ impl EmbeddedStore {
         let db = loop {
             match Database::create(&path) {
                 Ok(db) => break db,
-                Err(redb::DatabaseError::DatabaseAlreadyOpen) if started.elapsed() < OPEN_RETRY_FOR => {
+                Err(redb::DatabaseError::DatabaseAlreadyOpen)
+                    if started.elapsed() < OPEN_RETRY_FOR =>
+                {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 Err(e) => return Err(e.into()),
@@ -120,7 +122,8 @@ impl EmbeddedStore {
         let bytes = encode(value)?;
         self.run(move |db| {
             let txn = db.begin_write()?;
-            txn.open_table(table)?.insert(key.as_str(), bytes.as_slice())?;
+            txn.open_table(table)?
+                .insert(key.as_str(), bytes.as_slice())?;
             txn.commit()?;
             Ok(())
         })
@@ -215,14 +218,19 @@ impl Store for EmbeddedStore {
     }
 
     async fn put_conversation(&self, conversation: &Conversation) -> Result<(), StoreError> {
-        self.put_json(CONVERSATIONS, &conversation.id, conversation).await
+        self.put_json(CONVERSATIONS, &conversation.id, conversation)
+            .await
     }
 
     async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
         self.get_json(CONVERSATIONS, id).await
     }
 
-    async fn append_message(&self, conversation_id: &str, message: NewMessage) -> Result<Appended, StoreError> {
+    async fn append_message(
+        &self,
+        conversation_id: &str,
+        message: NewMessage,
+    ) -> Result<Appended, StoreError> {
         let conversation_id = conversation_id.to_owned();
         self.run(move |db| {
             let txn = db.begin_write()?;
@@ -231,7 +239,9 @@ impl Store for EmbeddedStore {
                 let mut client_ids = txn.open_table(CLIENT_IDS)?;
                 let cid = conversation_id.as_str();
                 let existing = match &message.client_message_id {
-                    Some(client_id) => client_ids.get((cid, client_id.as_str()))?.map(|v| v.value()),
+                    Some(client_id) => client_ids
+                        .get((cid, client_id.as_str()))?
+                        .map(|v| v.value()),
                     None => None,
                 };
                 if let Some(seq) = existing {
@@ -240,7 +250,10 @@ impl Store for EmbeddedStore {
                         .map(|v| decode::<Message>(v.value()))
                         .transpose()?;
                     if let Some(original) = original {
-                        return Ok(Appended { message: original, created: false });
+                        return Ok(Appended {
+                            message: original,
+                            created: false,
+                        });
                     }
                 }
                 let last = messages
@@ -263,7 +276,10 @@ impl Store for EmbeddedStore {
                 if let Some(client_id) = &stored.client_message_id {
                     client_ids.insert((cid, client_id.as_str()), stored.seq)?;
                 }
-                Appended { message: stored, created: true }
+                Appended {
+                    message: stored,
+                    created: true,
+                }
             };
             txn.commit()?;
             Ok(appended)
@@ -271,7 +287,12 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn messages(&self, conversation_id: &str, after_seq: u64, limit: usize) -> Result<Vec<Message>, StoreError> {
+    async fn messages(
+        &self,
+        conversation_id: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
         let conversation_id = conversation_id.to_owned();
         self.run(move |db| {
             let txn = db.begin_read()?;
@@ -281,7 +302,10 @@ impl Store for EmbeddedStore {
             if after_seq == u64::MAX {
                 return Ok(out);
             }
-            for entry in table.range((cid, after_seq + 1)..=(cid, u64::MAX))?.take(limit) {
+            for entry in table
+                .range((cid, after_seq + 1)..=(cid, u64::MAX))?
+                .take(limit)
+            {
                 let (_, v) = entry?;
                 out.push(decode(v.value())?);
             }
@@ -290,15 +314,26 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn put_context(&self, conversation_id: &str, context: &StoredContext) -> Result<(), StoreError> {
+    async fn put_context(
+        &self,
+        conversation_id: &str,
+        context: &StoredContext,
+    ) -> Result<(), StoreError> {
         self.put_json(CONTEXTS, conversation_id, context).await
     }
 
-    async fn get_context(&self, conversation_id: &str) -> Result<Option<StoredContext>, StoreError> {
+    async fn get_context(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<StoredContext>, StoreError> {
         self.get_json(CONTEXTS, conversation_id).await
     }
 
-    async fn push_routing(&self, conversation_id: &str, record: &RoutingRecord) -> Result<(), StoreError> {
+    async fn push_routing(
+        &self,
+        conversation_id: &str,
+        record: &RoutingRecord,
+    ) -> Result<(), StoreError> {
         let conversation_id = conversation_id.to_owned();
         let bytes = encode(record)?;
         self.run(move |db| {
@@ -351,7 +386,11 @@ impl Store for EmbeddedStore {
         self.delete_key(AGENTS, id).await
     }
 
-    async fn enqueue(&self, entry: &QueueEntry, now: DateTime<Utc>) -> Result<Option<Conversation>, StoreError> {
+    async fn enqueue(
+        &self,
+        entry: &QueueEntry,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Conversation>, StoreError> {
         let entry = entry.clone();
         self.run(move |db| {
             let txn = db.begin_write()?;
@@ -368,7 +407,8 @@ impl Store for EmbeddedStore {
                 conversation.handed_off_at = Some(now);
                 conversation.updated_at = now;
                 conversations.insert(id, encode(&conversation)?.as_slice())?;
-                txn.open_table(QUEUE)?.insert(id, encode(&entry)?.as_slice())?;
+                txn.open_table(QUEUE)?
+                    .insert(id, encode(&entry)?.as_slice())?;
                 conversation
             };
             txn.commit()?;
@@ -381,7 +421,12 @@ impl Store for EmbeddedStore {
         self.list_json(QUEUE).await
     }
 
-    async fn claim(&self, conversation_id: &str, agent_id: &str, now: DateTime<Utc>) -> Result<Claim, StoreError> {
+    async fn claim(
+        &self,
+        conversation_id: &str,
+        agent_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
         let (conversation_id, agent_id) = (conversation_id.to_owned(), agent_id.to_owned());
         self.run(move |db| {
             let txn = db.begin_write()?;
@@ -407,9 +452,13 @@ impl Store for EmbeddedStore {
                 conversation.updated_at = now;
                 agent.active.push(conversation_id.clone());
                 agent.last_assigned_at = Some(now);
-                conversations.insert(conversation_id.as_str(), encode(&conversation)?.as_slice())?;
+                conversations
+                    .insert(conversation_id.as_str(), encode(&conversation)?.as_slice())?;
                 agents.insert(agent_id.as_str(), encode(&agent)?.as_slice())?;
-                Claim::Claimed { conversation, agent }
+                Claim::Claimed {
+                    conversation: Box::new(conversation),
+                    agent: Box::new(agent),
+                }
             };
             txn.commit()?;
             Ok(claimed)
@@ -428,7 +477,9 @@ impl Store for EmbeddedStore {
             let txn = db.begin_write()?;
             let finished = {
                 let mut conversations = txn.open_table(CONVERSATIONS)?;
-                let Some(mut conversation) = read_in::<Conversation>(&conversations, &conversation_id)? else {
+                let Some(mut conversation) =
+                    read_in::<Conversation>(&conversations, &conversation_id)?
+                else {
                     return Ok(None);
                 };
                 if conversation.state.is_ended() {
@@ -446,7 +497,8 @@ impl Store for EmbeddedStore {
                 }
                 conversation.state = state;
                 conversation.updated_at = now;
-                conversations.insert(conversation_id.as_str(), encode(&conversation)?.as_slice())?;
+                conversations
+                    .insert(conversation_id.as_str(), encode(&conversation)?.as_slice())?;
                 (conversation, released)
             };
             txn.commit()?;
@@ -475,7 +527,11 @@ mod tests {
 
     fn customer_message(text: &str, client_id: Option<&str>) -> NewMessage {
         NewMessage {
-            author: Author { role: AuthorRole::Customer, id: None, name: None },
+            author: Author {
+                role: AuthorRole::Customer,
+                id: None,
+                name: None,
+            },
             text: text.into(),
             client_message_id: client_id.map(Into::into),
             bot: None,
@@ -486,10 +542,18 @@ mod tests {
     async fn seq_is_gap_free_and_client_ids_are_idempotent() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let store = EmbeddedStore::open(dir.path())?;
-        let a = store.append_message("c1", customer_message("hi", Some("x"))).await?;
-        let b = store.append_message("c1", customer_message("again", Some("y"))).await?;
-        let again = store.append_message("c1", customer_message("hi", Some("x"))).await?;
-        let other = store.append_message("c2", customer_message("hello", None)).await?;
+        let a = store
+            .append_message("c1", customer_message("hi", Some("x")))
+            .await?;
+        let b = store
+            .append_message("c1", customer_message("again", Some("y")))
+            .await?;
+        let again = store
+            .append_message("c1", customer_message("hi", Some("x")))
+            .await?;
+        let other = store
+            .append_message("c2", customer_message("hello", None))
+            .await?;
         assert_eq!((a.message.seq, b.message.seq, other.message.seq), (1, 2, 1));
         assert!(!again.created);
         assert_eq!(again.message, a.message);
@@ -505,7 +569,9 @@ mod tests {
         let dir = tempfile::tempdir()?;
         {
             let store = EmbeddedStore::open(dir.path())?;
-            store.append_message("c1", customer_message("kept", None)).await?;
+            store
+                .append_message("c1", customer_message("kept", None))
+                .await?;
             store.put_meta("k", "v").await?;
         }
         let store = EmbeddedStore::open(dir.path())?;

@@ -44,7 +44,10 @@ pub type QueueEntry = router::Waiting;
 /// The outcome of trying to claim a queued conversation for an agent.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
-    Claimed { conversation: Conversation, agent: Agent },
+    Claimed {
+        conversation: Box<Conversation>,
+        agent: Box<Agent>,
+    },
     /// The conversation is no longer queued, or the agent no longer fits: nothing changed.
     Stale,
 }
@@ -63,14 +66,32 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends a message with the next `seq`, durably, unless its `client_message_id` was
     /// seen in this conversation before, in which case the original comes back.
-    async fn append_message(&self, conversation_id: &str, message: NewMessage) -> Result<Appended, StoreError>;
+    async fn append_message(
+        &self,
+        conversation_id: &str,
+        message: NewMessage,
+    ) -> Result<Appended, StoreError>;
     /// Messages with `seq > after_seq`, oldest first, at most `limit`.
-    async fn messages(&self, conversation_id: &str, after_seq: u64, limit: usize) -> Result<Vec<Message>, StoreError>;
+    async fn messages(
+        &self,
+        conversation_id: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError>;
 
-    async fn put_context(&self, conversation_id: &str, context: &StoredContext) -> Result<(), StoreError>;
-    async fn get_context(&self, conversation_id: &str) -> Result<Option<StoredContext>, StoreError>;
+    async fn put_context(
+        &self,
+        conversation_id: &str,
+        context: &StoredContext,
+    ) -> Result<(), StoreError>;
+    async fn get_context(&self, conversation_id: &str)
+        -> Result<Option<StoredContext>, StoreError>;
 
-    async fn push_routing(&self, conversation_id: &str, record: &RoutingRecord) -> Result<(), StoreError>;
+    async fn push_routing(
+        &self,
+        conversation_id: &str,
+        record: &RoutingRecord,
+    ) -> Result<(), StoreError>;
     async fn routing(&self, conversation_id: &str) -> Result<Vec<RoutingRecord>, StoreError>;
 
     async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError>;
@@ -81,12 +102,21 @@ pub trait Store: Send + Sync + 'static {
     /// Moves a conversation from the bot to the queue: state `queued`, the handoff time and
     /// the queue entry, in one step. Returns the updated conversation, or `None` when it was
     /// not with the bot (already handed off or ended).
-    async fn enqueue(&self, entry: &QueueEntry, now: chrono::DateTime<chrono::Utc>) -> Result<Option<Conversation>, StoreError>;
+    async fn enqueue(
+        &self,
+        entry: &QueueEntry,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Conversation>, StoreError>;
     async fn queue(&self) -> Result<Vec<QueueEntry>, StoreError>;
 
     /// Assigns a queued conversation to an agent in one step: the conversation is still
     /// queued, the agent is online with room, then queue removal, state change and load.
-    async fn claim(&self, conversation_id: &str, agent_id: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Claim, StoreError>;
+    async fn claim(
+        &self,
+        conversation_id: &str,
+        agent_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Claim, StoreError>;
 
     /// Ends a conversation in one step: its new state, off the queue, off its agent's load.
     /// Returns the updated conversation and the agent that held it, or `None` when the

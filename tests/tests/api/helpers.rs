@@ -45,7 +45,10 @@ pub async fn spawn_in(data_dir: tempfile::TempDir) -> Result<TestApp> {
     spawn_with(data_dir, |_| {}).await
 }
 
-pub async fn spawn_with(data_dir: tempfile::TempDir, tune: impl FnOnce(&mut Settings)) -> Result<TestApp> {
+pub async fn spawn_with(
+    data_dir: tempfile::TempDir,
+    tune: impl FnOnce(&mut Settings),
+) -> Result<TestApp> {
     let mut s = settings(data_dir.path());
     tune(&mut s);
     let app = Application::build(s).await?;
@@ -74,7 +77,12 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
-    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Result<reqwest::Response> {
+    pub async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> Result<reqwest::Response> {
         let mut req = self.client.post(self.url(path)).json(body);
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -82,7 +90,12 @@ impl TestApp {
         Ok(req.send().await?)
     }
 
-    pub async fn put(&self, path: &str, token: Option<&str>, body: &Value) -> Result<reqwest::Response> {
+    pub async fn put(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> Result<reqwest::Response> {
         let mut req = self.client.put(self.url(path)).json(body);
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -101,13 +114,23 @@ impl TestApp {
     /// Starts a conversation; returns (conversation id, customer token).
     pub async fn start_conversation(&self, locale: &str) -> Result<(String, String)> {
         let res = self
-            .post("/v1/conversations", None, &json!({"customer": {"name": "测试顾客", "locale": locale}}))
+            .post(
+                "/v1/conversations",
+                None,
+                &json!({"customer": {"name": "测试顾客", "locale": locale}}),
+            )
             .await?;
         let body = expect_status(res, 201).await?;
         Ok((str_at(&body, "/conversation/id")?, str_at(&body, "/token")?))
     }
 
-    pub async fn send(&self, conversation: &str, token: &str, text: &str, client_id: &str) -> Result<reqwest::Response> {
+    pub async fn send(
+        &self,
+        conversation: &str,
+        token: &str,
+        text: &str,
+        client_id: &str,
+    ) -> Result<reqwest::Response> {
         self.post(
             &format!("/v1/conversations/{conversation}/messages"),
             Some(token),
@@ -123,7 +146,12 @@ impl TestApp {
     }
 
     /// Creates an agent as admin; returns (agent id, agent token).
-    pub async fn create_agent(&self, name: &str, skills: &[&str], max_concurrent: u32) -> Result<(String, String)> {
+    pub async fn create_agent(
+        &self,
+        name: &str,
+        skills: &[&str],
+        max_concurrent: u32,
+    ) -> Result<(String, String)> {
         let res = self
             .post(
                 "/v1/agents",
@@ -136,16 +164,35 @@ impl TestApp {
     }
 
     pub async fn set_presence(&self, agent_token: &str, status: &str) -> Result<Value> {
-        let res = self.put("/v1/agents/me/presence", Some(agent_token), &json!({"status": status})).await?;
+        let res = self
+            .put(
+                "/v1/agents/me/presence",
+                Some(agent_token),
+                &json!({"status": status}),
+            )
+            .await?;
         expect_status(res, 200).await
     }
 
     pub async fn conversation(&self, id: &str, token: &str) -> Result<Value> {
-        expect_status(self.get(&format!("/v1/conversations/{id}"), Some(token)).await?, 200).await
+        expect_status(
+            self.get(&format!("/v1/conversations/{id}"), Some(token))
+                .await?,
+            200,
+        )
+        .await
     }
 
-    pub async fn customer_ws(&self, conversation: &str, token: &str, after_seq: Option<u64>) -> Result<WsClient> {
-        let mut url = format!("ws://127.0.0.1:{}/v1/conversations/{conversation}/ws?token={token}", self.port);
+    pub async fn customer_ws(
+        &self,
+        conversation: &str,
+        token: &str,
+        after_seq: Option<u64>,
+    ) -> Result<WsClient> {
+        let mut url = format!(
+            "ws://127.0.0.1:{}/v1/conversations/{conversation}/ws?token={token}",
+            self.port
+        );
         if let Some(after) = after_seq {
             url.push_str(&format!("&after_seq={after}"));
         }
@@ -153,7 +200,11 @@ impl TestApp {
     }
 
     pub async fn agent_ws(&self, token: &str) -> Result<WsClient> {
-        WsClient::connect(&format!("ws://127.0.0.1:{}/v1/agents/me/ws?token={token}", self.port)).await
+        WsClient::connect(&format!(
+            "ws://127.0.0.1:{}/v1/agents/me/ws?token={token}",
+            self.port
+        ))
+        .await
     }
 }
 
@@ -161,7 +212,11 @@ impl TestApp {
 pub fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    format!("cm-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "cm-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Checks the status and returns the JSON body (or Null for an empty body).
@@ -180,11 +235,18 @@ pub async fn expect_status(res: reqwest::Response, status: u16) -> Result<Value>
 /// Checks an error response: status and `{"error": {"code", "message"}}`.
 pub async fn expect_error(res: reqwest::Response, status: u16, code: &str) -> Result<Value> {
     let body = expect_status(res, status).await?;
-    let got = body.pointer("/error/code").and_then(Value::as_str).unwrap_or_default();
+    let got = body
+        .pointer("/error/code")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if got != code {
         return Err(anyhow!("expected error code {code}, got {body}"));
     }
-    if body.pointer("/error/message").and_then(Value::as_str).is_none_or(str::is_empty) {
+    if body
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
         return Err(anyhow!("error without a message: {body}"));
     }
     Ok(body)
@@ -204,7 +266,9 @@ pub struct WsClient {
 
 impl WsClient {
     pub async fn connect(url: &str) -> Result<Self> {
-        let (stream, _) = tokio_tungstenite::connect_async(url).await.with_context(|| format!("connecting {url}"))?;
+        let (stream, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .with_context(|| format!("connecting {url}"))?;
         Ok(Self { stream })
     }
 

@@ -22,10 +22,14 @@ async fn customer_is_answered_handed_off_served_by_an_agent_and_rates() -> Resul
     assert_eq!(posted["conversation"]["state"], "bot");
 
     // The customer mentions an order, then asks for a person.
-    app.say(&conv, &token, "订单号 2024112212345678 一直显示待发货").await?;
+    app.say(&conv, &token, "订单号 2024112212345678 一直显示待发货")
+        .await?;
     let posted = app.say(&conv, &token, "我要转人工").await?;
     assert_eq!(posted["replies"][0]["bot"]["decision"], "handoff");
-    assert_eq!(posted["replies"][0]["bot"]["reasons"], json!(["explicit_request"]));
+    assert_eq!(
+        posted["replies"][0]["bot"]["reasons"],
+        json!(["explicit_request"])
+    );
     assert_eq!(posted["conversation"]["state"], "queued");
     assert_eq!(posted["conversation"]["queue"]["position"], 1);
     let queue = customer.next_of("queue").await.context("queue event")?;
@@ -33,50 +37,125 @@ async fn customer_is_answered_handed_off_served_by_an_agent_and_rates() -> Resul
     assert_eq!(queue["conversation_id"], conv.as_str());
 
     // An agent comes online and gets the conversation with its context.
-    let (agent_id, agent_token) = app.create_agent("小王", &["zh", "logistics", "orders"], 3).await?;
+    let (agent_id, agent_token) = app
+        .create_agent("小王", &["zh", "logistics", "orders"], 3)
+        .await?;
     let mut agent = app.agent_ws(&agent_token).await?;
     app.set_presence(&agent_token, "online").await?;
     let assigned = agent.next_of("assigned").await.context("assigned event")?;
     assert_eq!(assigned["conversation_id"], conv.as_str());
     let context = &assigned["context"];
     assert_eq!(context["handoff_reasons"], json!(["explicit_request"]));
-    assert_eq!(context["entities"]["order_ids"], json!(["2024112212345678"]));
-    let questions: Vec<&str> = context["questions"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    assert_eq!(questions, [faq.question.as_str(), "订单号 2024112212345678 一直显示待发货", "我要转人工"]);
-    assert!(context["transcript"].as_array().is_some_and(|t| t.len() >= 6), "{context}");
-    assert!(context["summary"].as_str().is_some_and(|s| s.contains("2024112212345678")), "{context}");
+    assert_eq!(
+        context["entities"]["order_ids"],
+        json!(["2024112212345678"])
+    );
+    let questions: Vec<&str> = context["questions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        questions,
+        [
+            faq.question.as_str(),
+            "订单号 2024112212345678 一直显示待发货",
+            "我要转人工"
+        ]
+    );
+    assert!(
+        context["transcript"]
+            .as_array()
+            .is_some_and(|t| t.len() >= 6),
+        "{context}"
+    );
+    assert!(
+        context["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("2024112212345678")),
+        "{context}"
+    );
     assert_eq!(context["bot_attempts"][0]["article_id"], faq.id.as_str());
-    let skills = context["required_skills"].as_array().cloned().unwrap_or_default();
-    assert!(skills.contains(&json!("zh")), "the language skill is always required: {skills:?}");
+    let skills = context["required_skills"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        skills.contains(&json!("zh")),
+        "the language skill is always required: {skills:?}"
+    );
 
-    let state = customer.next_of("state").await.context("assigned state event")?;
+    let state = customer
+        .next_of("state")
+        .await
+        .context("assigned state event")?;
     assert_eq!(state["state"], "assigned");
     assert_eq!(state["assignee"]["id"], agent_id.as_str());
     assert_eq!(state["assignee"]["name"], "小王");
 
     // The context is also readable over HTTP by the agent, not by the customer.
-    let ctx = expect_status(app.get(&format!("/v1/conversations/{conv}/context"), Some(&agent_token)).await?, 200).await?;
+    let ctx = expect_status(
+        app.get(
+            &format!("/v1/conversations/{conv}/context"),
+            Some(&agent_token),
+        )
+        .await?,
+        200,
+    )
+    .await?;
     assert_eq!(ctx["entities"]["order_ids"], json!(["2024112212345678"]));
-    expect_error(app.get(&format!("/v1/conversations/{conv}/context"), Some(&token)).await?, 403, "forbidden").await?;
+    expect_error(
+        app.get(&format!("/v1/conversations/{conv}/context"), Some(&token))
+            .await?,
+        403,
+        "forbidden",
+    )
+    .await?;
 
     // The agent's reply reaches the customer's socket; the customer's reply reaches the agent.
-    let reply = app.say(&conv, &agent_token, "您好，我是小王，马上帮您查这个订单。").await?;
+    let reply = app
+        .say(&conv, &agent_token, "您好，我是小王，马上帮您查这个订单。")
+        .await?;
     assert_eq!(reply["message"]["author"]["role"], "agent");
-    let seen = customer.messages_until(|m| m["author"]["role"] == "agent").await.context("agent reply")?;
-    assert_eq!(seen.last().map(|m| m["text"].clone()), Some(json!("您好，我是小王，马上帮您查这个订单。")));
+    let seen = customer
+        .messages_until(|m| m["author"]["role"] == "agent")
+        .await
+        .context("agent reply")?;
+    assert_eq!(
+        seen.last().map(|m| m["text"].clone()),
+        Some(json!("您好，我是小王，马上帮您查这个订单。"))
+    );
     let posted = app.say(&conv, &token, "好的谢谢").await?;
-    assert!(posted["replies"].as_array().is_some_and(Vec::is_empty), "the bot stays quiet once a person holds the chat");
-    let relayed = agent.messages_until(|m| m["text"] == "好的谢谢").await.context("customer message to agent")?;
-    assert_eq!(relayed.last().map(|m| m["author"]["role"].clone()), Some(json!("customer")));
+    assert!(
+        posted["replies"].as_array().is_some_and(Vec::is_empty),
+        "the bot stays quiet once a person holds the chat"
+    );
+    let relayed = agent
+        .messages_until(|m| m["text"] == "好的谢谢")
+        .await
+        .context("customer message to agent")?;
+    assert_eq!(
+        relayed.last().map(|m| m["author"]["role"].clone()),
+        Some(json!("customer"))
+    );
 
     // Resolve, be invited to rate, rate once.
     let resolved = expect_status(
-        app.post(&format!("/v1/conversations/{conv}/resolve"), Some(&agent_token), &json!({"outcome": "resolved"})).await?,
+        app.post(
+            &format!("/v1/conversations/{conv}/resolve"),
+            Some(&agent_token),
+            &json!({"outcome": "resolved"}),
+        )
+        .await?,
         200,
     )
     .await?;
     assert_eq!(resolved["state"], "resolved");
-    customer.next_of("rating_request").await.context("rating request")?;
+    customer
+        .next_of("rating_request")
+        .await
+        .context("rating request")?;
     let rated = expect_status(
         app.post(
             &format!("/v1/conversations/{conv}/rating"),
@@ -89,7 +168,12 @@ async fn customer_is_answered_handed_off_served_by_an_agent_and_rates() -> Resul
     .await?;
     assert_eq!(rated["rating"]["rating"], "satisfied");
     expect_error(
-        app.post(&format!("/v1/conversations/{conv}/rating"), Some(&token), &json!({"rating": "neutral"})).await?,
+        app.post(
+            &format!("/v1/conversations/{conv}/rating"),
+            Some(&token),
+            &json!({"rating": "neutral"}),
+        )
+        .await?,
         409,
         "already_rated",
     )
@@ -115,7 +199,14 @@ async fn english_customer_is_answered_in_english() -> Result<()> {
 #[tokio::test]
 async fn every_wording_of_asking_for_a_person_hands_off() -> Result<()> {
     let app = spawn_gateway().await?;
-    for text in ["转人工", "人工客服", "human", "agent", "I want to talk to a real person please", "能不能找个真人"] {
+    for text in [
+        "转人工",
+        "人工客服",
+        "human",
+        "agent",
+        "I want to talk to a real person please",
+        "能不能找个真人",
+    ] {
         let (conv, token) = app.start_conversation("zh-CN").await?;
         let posted = app.say(&conv, &token, text).await?;
         assert_eq!(posted["replies"][0]["bot"]["decision"], "handoff", "{text}");
@@ -128,12 +219,26 @@ async fn every_wording_of_asking_for_a_person_hands_off() -> Result<()> {
 async fn the_handoff_button_queues_the_conversation() -> Result<()> {
     let app = spawn_gateway().await?;
     let (conv, token) = app.start_conversation("zh-CN").await?;
-    let res = app.post(&format!("/v1/conversations/{conv}/handoff"), Some(&token), &json!({})).await?;
+    let res = app
+        .post(
+            &format!("/v1/conversations/{conv}/handoff"),
+            Some(&token),
+            &json!({}),
+        )
+        .await?;
     let view = expect_status(res, 200).await?;
     assert_eq!(view["state"], "queued");
     assert_eq!(view["queue"]["position"], 1);
     assert!(view["queue"]["eta_seconds"].as_u64().is_some());
-    let ctx = expect_status(app.get(&format!("/v1/conversations/{conv}/context"), Some(ADMIN_KEY)).await?, 200).await?;
+    let ctx = expect_status(
+        app.get(
+            &format!("/v1/conversations/{conv}/context"),
+            Some(ADMIN_KEY),
+        )
+        .await?,
+        200,
+    )
+    .await?;
     assert_eq!(ctx["handoff_reasons"], json!(["customer_button"]));
     Ok(())
 }
@@ -146,8 +251,14 @@ async fn unknown_questions_are_not_answered_and_two_in_a_row_hand_off() -> Resul
     assert_ne!(first["replies"][0]["bot"]["decision"], "answer", "{first}");
     assert_eq!(first["conversation"]["state"], "bot");
     let second = app.say(&conv, &token, "火星上能收到快递吗宇宙飞船").await?;
-    assert_eq!(second["replies"][0]["bot"]["decision"], "handoff", "{second}");
-    assert_eq!(second["replies"][0]["bot"]["reasons"], json!(["repeated_failure"]));
+    assert_eq!(
+        second["replies"][0]["bot"]["decision"], "handoff",
+        "{second}"
+    );
+    assert_eq!(
+        second["replies"][0]["bot"]["reasons"],
+        json!(["repeated_failure"])
+    );
     assert_eq!(second["conversation"]["state"], "queued");
     Ok(())
 }
@@ -157,12 +268,30 @@ async fn a_repeated_client_message_id_returns_the_original_and_stores_nothing() 
     let app = spawn_gateway().await?;
     let (conv, token) = app.start_conversation("zh-CN").await?;
     let faq = demo_article("payment", "zh-CN")?;
-    let first = expect_status(app.send(&conv, &token, &faq.question, "same-id").await?, 201).await?;
-    let again = expect_status(app.send(&conv, &token, &faq.question, "same-id").await?, 201).await?;
+    let first = expect_status(
+        app.send(&conv, &token, &faq.question, "same-id").await?,
+        201,
+    )
+    .await?;
+    let again = expect_status(
+        app.send(&conv, &token, &faq.question, "same-id").await?,
+        201,
+    )
+    .await?;
     assert_eq!(first["message"], again["message"]);
     assert_eq!(first["replies"], again["replies"]);
-    let page = expect_status(app.get(&format!("/v1/conversations/{conv}/messages"), Some(&token)).await?, 200).await?;
-    let seqs: Vec<u64> = page["items"].as_array().into_iter().flatten().filter_map(|m| m["seq"].as_u64()).collect();
+    let page = expect_status(
+        app.get(&format!("/v1/conversations/{conv}/messages"), Some(&token))
+            .await?,
+        200,
+    )
+    .await?;
+    let seqs: Vec<u64> = page["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["seq"].as_u64())
+        .collect();
     assert_eq!(seqs, [1, 2], "one customer message and one bot reply");
     Ok(())
 }

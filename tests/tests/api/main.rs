@@ -6,5 +6,6 @@ mod helpers;
 mod durability;
 mod errors;
 mod journey;
+mod ops;
 mod routing;
 mod websocket;

@@ -5,7 +5,8 @@ use anyhow::Result;
 use serde_json::json;
 
 #[tokio::test]
-async fn a_conversation_waits_for_a_busy_agent_and_is_assigned_when_one_is_resolved() -> Result<()> {
+async fn a_conversation_waits_for_a_busy_agent_and_is_assigned_when_one_is_resolved() -> Result<()>
+{
     let app = spawn_gateway().await?;
     let (_, agent_token) = app.create_agent("小王", &["zh"], 1).await?;
     app.set_presence(&agent_token, "online").await?;
@@ -13,7 +14,10 @@ async fn a_conversation_waits_for_a_busy_agent_and_is_assigned_when_one_is_resol
 
     let (first, first_token) = app.start_conversation("zh-CN").await?;
     app.say(&first, &first_token, "转人工").await?;
-    assert_eq!(agent.next_of("assigned").await?["conversation_id"], first.as_str());
+    assert_eq!(
+        agent.next_of("assigned").await?["conversation_id"],
+        first.as_str()
+    );
 
     let (second, second_token) = app.start_conversation("zh-CN").await?;
     let mut waiting = app.customer_ws(&second, &second_token, None).await?;
@@ -22,12 +26,20 @@ async fn a_conversation_waits_for_a_busy_agent_and_is_assigned_when_one_is_resol
     assert_eq!(waiting.next_of("queue").await?["position"], 1);
 
     expect_status(
-        app.post(&format!("/v1/conversations/{first}/resolve"), Some(&agent_token), &json!({"outcome": "resolved"})).await?,
+        app.post(
+            &format!("/v1/conversations/{first}/resolve"),
+            Some(&agent_token),
+            &json!({"outcome": "resolved"}),
+        )
+        .await?,
         200,
     )
     .await?;
     // No polling: the resolve itself frees the seat and assigns the waiting conversation.
-    assert_eq!(agent.next_of("assigned").await?["conversation_id"], second.as_str());
+    assert_eq!(
+        agent.next_of("assigned").await?["conversation_id"],
+        second.as_str()
+    );
     let state = waiting.next_of("state").await?;
     assert_eq!(state["state"], "assigned");
     Ok(())
@@ -40,7 +52,10 @@ async fn only_agents_with_the_language_skill_get_the_conversation() -> Result<()
     app.set_presence(&en_token, "online").await?;
     let (conv, token) = app.start_conversation("zh-CN").await?;
     let posted = app.say(&conv, &token, "转人工").await?;
-    assert_eq!(posted["conversation"]["state"], "queued", "an English-only agent does not take a Chinese customer");
+    assert_eq!(
+        posted["conversation"]["state"], "queued",
+        "an English-only agent does not take a Chinese customer"
+    );
 
     let (zh_id, zh_token) = app.create_agent("小王", &["zh"], 3).await?;
     app.set_presence(&zh_token, "online").await?;
@@ -48,7 +63,15 @@ async fn only_agents_with_the_language_skill_get_the_conversation() -> Result<()
     assert_eq!(view["state"], "assigned");
     assert_eq!(view["assignee"]["id"], zh_id.as_str());
 
-    let routing = expect_status(app.get(&format!("/v1/conversations/{conv}/routing"), Some(ADMIN_KEY)).await?, 200).await?;
+    let routing = expect_status(
+        app.get(
+            &format!("/v1/conversations/{conv}/routing"),
+            Some(ADMIN_KEY),
+        )
+        .await?,
+        200,
+    )
+    .await?;
     let candidates = &routing["items"][0]["candidates"];
     assert_eq!(candidates[0]["agent_id"], zh_id.as_str());
     assert_eq!(candidates[1]["rejected"]["reason"], "missing_skills");
@@ -66,7 +89,12 @@ async fn the_least_loaded_agent_gets_the_next_conversation() -> Result<()> {
     for _ in 0..4 {
         let (conv, token) = app.start_conversation("zh-CN").await?;
         app.say(&conv, &token, "转人工").await?;
-        owners.push(app.conversation(&conv, &token).await?["assignee"]["id"].as_str().unwrap_or_default().to_owned());
+        owners.push(
+            app.conversation(&conv, &token).await?["assignee"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
     }
     let a = owners.iter().filter(|o| **o == a_id).count();
     let b = owners.iter().filter(|o| **o == b_id).count();
@@ -87,7 +115,12 @@ async fn an_away_agent_gets_nothing_and_capacity_is_never_exceeded() -> Result<(
         let (c, t) = app.start_conversation("zh-CN").await?;
         app.say(&c, &t, "转人工").await?;
     }
-    let agent = expect_status(app.get(&format!("/v1/agents/{agent_id}"), Some(ADMIN_KEY)).await?, 200).await?;
+    let agent = expect_status(
+        app.get(&format!("/v1/agents/{agent_id}"), Some(ADMIN_KEY))
+            .await?,
+        200,
+    )
+    .await?;
     assert_eq!(agent["load"], 2);
     Ok(())
 }

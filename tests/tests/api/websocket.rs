@@ -12,18 +12,26 @@ async fn a_reconnect_with_after_seq_replays_exactly_what_was_missed() -> Result<
     let faq = demo_article("promotion", "zh-CN")?;
     app.say(&conv, &token, &faq.question).await?;
     let seen = ws.messages_until(|m| m["author"]["role"] == "bot").await?;
-    let last_seen = seen.last().map(|m| m["seq"].as_u64().unwrap_or(0)).unwrap_or(0);
+    let last_seen = seen
+        .last()
+        .map(|m| m["seq"].as_u64().unwrap_or(0))
+        .unwrap_or(0);
     assert_eq!(last_seen, 2);
     ws.close().await?;
 
     // While disconnected the conversation goes on.
     app.say(&conv, &token, "你好").await?;
-    app.say(&conv, &token, &demo_article("invoice", "zh-CN")?.question).await?;
+    app.say(&conv, &token, &demo_article("invoice", "zh-CN")?.question)
+        .await?;
 
     let mut ws = app.customer_ws(&conv, &token, Some(last_seen)).await?;
     let mut replayed = Vec::new();
     while replayed.len() < 4 {
-        replayed.push(ws.next_of("message").await?["message"]["seq"].as_u64().unwrap_or(0));
+        replayed.push(
+            ws.next_of("message").await?["message"]["seq"]
+                .as_u64()
+                .unwrap_or(0),
+        );
     }
     assert_eq!(replayed, [3, 4, 5, 6]);
 
@@ -46,11 +54,17 @@ async fn messages_sent_over_the_socket_are_stored_and_answered() -> Result<()> {
     let seen = ws.messages_until(|m| m["author"]["role"] == "bot").await?;
     assert_eq!(seen[0]["client_message_id"], "ws-1");
     assert_eq!(seen[1]["bot"]["article_id"], faq.id.as_str());
-    let page = expect_status(app.get(&format!("/v1/conversations/{conv}/messages"), Some(&token)).await?, 200).await?;
+    let page = expect_status(
+        app.get(&format!("/v1/conversations/{conv}/messages"), Some(&token))
+            .await?,
+        200,
+    )
+    .await?;
     assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
 
     // A broken frame gets an error event, and the socket stays usable.
-    ws.send_json(&json!({"type": "message", "text": ""})).await?;
+    ws.send_json(&json!({"type": "message", "text": ""}))
+        .await?;
     let error = ws.next_of("error").await?;
     assert_eq!(error["error"]["code"], "invalid_field");
     Ok(())
@@ -61,9 +75,16 @@ async fn another_customers_token_cannot_open_the_socket() -> Result<()> {
     let app = spawn_gateway().await?;
     let (conv, _) = app.start_conversation("zh-CN").await?;
     let (_, other_token) = app.start_conversation("zh-CN").await?;
-    let res = app.get(&format!("/v1/conversations/{conv}/ws?token={other_token}"), None).await?;
+    let res = app
+        .get(
+            &format!("/v1/conversations/{conv}/ws?token={other_token}"),
+            None,
+        )
+        .await?;
     expect_error(res, 403, "forbidden").await?;
-    let res = app.get(&format!("/v1/conversations/{conv}/ws"), None).await?;
+    let res = app
+        .get(&format!("/v1/conversations/{conv}/ws"), None)
+        .await?;
     expect_error(res, 401, "unauthorized").await?;
     Ok(())
 }
