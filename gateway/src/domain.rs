@@ -349,3 +349,24 @@ pub struct StoredContext {
     pub bot: bot::HandoffContext,
     pub handed_off_at: DateTime<Utc>,
 }
+
+/// Why a customer question counts as a knowledge-base gap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapReason {
+    /// The bot found no confident answer.
+    Unanswered,
+    /// The conversation went to a person while this question was open.
+    HandedOff,
+    /// The bot answered it, and the customer later rated the conversation badly.
+    RatedBadly,
+}
+
+/// One customer question the bot could not answer well.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GapRecord {
+    pub question: String,
+    pub reason: GapReason,
+    pub conversation_id: String,
+    pub at: DateTime<Utc>,
+}

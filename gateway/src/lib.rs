@@ -14,6 +14,8 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod hub;
+pub mod import;
+pub mod knowledge;
 mod routes;
 pub mod service;
 pub mod settings;

@@ -8,8 +8,8 @@
 use crate::auth::{self, Principal};
 use crate::domain::{
     Agent, AgentRole, Assignee, Author, AuthorRole, Channel, ClientMessageId, Conversation,
-    ConversationState, Customer, Locale, Message, MessageText, NewMessage, PageContext, Rating,
-    RatingReason, RatingValue, RoutingRecord, StoredContext, TokenOwner,
+    ConversationState, Customer, GapReason, Locale, Message, MessageText, NewMessage, PageContext,
+    Rating, RatingReason, RatingValue, RoutingRecord, StoredContext, TokenOwner,
 };
 use crate::error::ApiError;
 use crate::events::{ContextCustomer, ContextView, ConversationView, Event, QueueView};
@@ -304,9 +304,9 @@ impl AppState {
             let transcript = lines(&existing);
             let bot = std::sync::Arc::clone(&self.bot);
             let language = conversation.customer.locale.language();
-            let text = text.as_str().to_owned();
+            let turn_text = text.as_str().to_owned();
             let outcome =
-                tokio::task::spawn_blocking(move || bot.turn(&transcript, &text, language))
+                tokio::task::spawn_blocking(move || bot.turn(&transcript, &turn_text, language))
                     .await
                     .map_err(|e| ApiError::Internal(e.into()))?;
             let (reply, _) = self
@@ -321,6 +321,10 @@ impl AppState {
                 )
                 .await?;
             replies.push(reply);
+            if outcome.decision() == bot::DecisionKind::Clarify {
+                self.record_gap(&conversation.id, text.as_str(), GapReason::Unanswered)
+                    .await;
+            }
             if outcome.decision() == bot::DecisionKind::Handoff {
                 conversation = self
                     .hand_off(&conversation, &outcome.meta.reasons)
@@ -390,6 +394,10 @@ impl AppState {
     ) -> Result<Option<Conversation>, ApiError> {
         let now = Utc::now();
         let transcript = self.store.messages(&conversation.id, 0, usize::MAX).await?;
+        if let Some(open) = open_question(&transcript) {
+            self.record_gap(&conversation.id, &open, GapReason::HandedOff)
+                .await;
+        }
         let context = bot::build_context(
             &lines(&transcript),
             reasons,
@@ -755,6 +763,14 @@ impl AppState {
         });
         conversation.updated_at = Utc::now();
         self.store.put_conversation(&conversation).await?;
+        if rating == RatingValue::Disappointed {
+            // What the bot answered did not satisfy: those answers need another look.
+            let transcript = self.store.messages(conversation_id, 0, usize::MAX).await?;
+            for question in answered_questions(&transcript) {
+                self.record_gap(conversation_id, &question, GapReason::RatedBadly)
+                    .await;
+            }
+        }
         self.view(conversation).await
     }
 
@@ -837,6 +853,36 @@ impl AppState {
         }
         Ok(out)
     }
+}
+
+/// Each customer message with the bot's reply to it.
+fn bot_replies(transcript: &[Message]) -> impl Iterator<Item = (&Message, &bot::BotMeta)> {
+    transcript.windows(2).filter_map(|pair| {
+        let (question, reply) = (&pair[0], &pair[1]);
+        let meta = reply.bot.as_ref()?;
+        (question.author.role == AuthorRole::Customer).then_some((question, meta))
+    })
+}
+
+/// The last question the bot left open before a handoff: one it could not answer, leaving
+/// out requests for a person, which are not questions for the knowledge base.
+fn open_question(transcript: &[Message]) -> Option<String> {
+    bot_replies(transcript)
+        .filter(|(_, meta)| match meta.decision {
+            bot::DecisionKind::Clarify => true,
+            bot::DecisionKind::Handoff => meta.intent != models::Intent::HumanAgent,
+            bot::DecisionKind::Answer => false,
+        })
+        .last()
+        .map(|(q, _)| q.text.clone())
+}
+
+/// The questions the bot answered.
+fn answered_questions(transcript: &[Message]) -> Vec<String> {
+    bot_replies(transcript)
+        .filter(|(_, meta)| meta.decision == bot::DecisionKind::Answer)
+        .map(|(q, _)| q.text.clone())
+        .collect()
 }
 
 fn bot_author() -> Author {

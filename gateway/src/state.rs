@@ -19,6 +19,9 @@ pub struct AppState {
     pub bot: Arc<bot::Bot>,
     /// Serialises routing passes in this process; each claim is also atomic in the store.
     pub routing_lock: tokio::sync::Mutex<()>,
+    /// Serialises knowledge-base changes so the store and this process's index change in the
+    /// same order.
+    pub kb_lock: tokio::sync::Mutex<()>,
     conversation_locks: Vec<tokio::sync::Mutex<()>>,
     rate: Mutex<HashMap<String, (Instant, u32)>>,
 }
@@ -31,6 +34,7 @@ impl AppState {
             hub: Arc::new(Hub::default()),
             bot,
             routing_lock: tokio::sync::Mutex::new(()),
+            kb_lock: tokio::sync::Mutex::new(()),
             conversation_locks: (0..CONVERSATION_LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),

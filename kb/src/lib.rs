@@ -28,10 +28,12 @@
 //! ```
 
 mod analysis;
+mod gaps;
 mod knowledge_base;
 mod normalize;
 mod scoring;
 
+pub use gaps::{group_questions, Group, GROUP_SIMILARITY};
 pub use knowledge_base::KnowledgeBase;
 pub use normalize::normalize;
 

@@ -60,7 +60,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/agents/{id}/conversations",
                     web::get().to(agents::conversations),
                 )
-                .route("/kb/search", web::get().to(kb::search)),
+                .route("/kb/search", web::get().to(kb::search))
+                .route("/kb/articles", web::get().to(kb::list))
+                .route("/kb/articles", web::post().to(kb::create))
+                .route("/kb/articles/{id}", web::get().to(kb::get))
+                .route("/kb/articles/{id}", web::put().to(kb::replace))
+                .route("/kb/articles/{id}", web::delete().to(kb::delete))
+                .route("/kb/import", web::post().to(kb::import))
+                .route("/kb/export", web::get().to(kb::export))
+                .route("/kb/gaps", web::get().to(kb::gaps)),
         )
         .default_service(web::to(not_found));
 }

@@ -8,8 +8,8 @@
 
 use super::{Appended, Claim, QueueEntry, Store, StoreError};
 use crate::domain::{
-    Agent, Conversation, ConversationState, Message, NewMessage, RoutingRecord, StoredContext,
-    TokenOwner,
+    Agent, Conversation, ConversationState, GapRecord, Message, NewMessage, RoutingRecord,
+    StoredContext, TokenOwner,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -32,6 +32,8 @@ const ROUTING: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("routi
 const AGENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("agents");
 const QUEUE: TableDefinition<&str, &[u8]> = TableDefinition::new("queue");
 const ARTICLES: TableDefinition<&str, &[u8]> = TableDefinition::new("kb_articles");
+/// n (increasing) → gap record.
+const GAPS: TableDefinition<u64, &[u8]> = TableDefinition::new("kb_gaps");
 
 /// How long opening waits for a previous owner of the file (a server that is stopping in the
 /// same process, as in restart tests) to let go of its lock.
@@ -96,6 +98,7 @@ impl EmbeddedStore {
         txn.open_table(AGENTS)?;
         txn.open_table(QUEUE)?;
         txn.open_table(ARTICLES)?;
+        txn.open_table(GAPS)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -507,8 +510,79 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn push_gap(&self, gap: &GapRecord) -> Result<(), StoreError> {
+        let bytes = encode(gap)?;
+        self.run(move |db| {
+            let txn = db.begin_write()?;
+            {
+                let mut table = txn.open_table(GAPS)?;
+                let next = table.last()?.map_or(0, |(k, _)| k.value() + 1);
+                table.insert(next, bytes.as_slice())?;
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn gaps(&self, limit: usize) -> Result<Vec<GapRecord>, StoreError> {
+        self.run(move |db| {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(GAPS)?;
+            let mut out = Vec::new();
+            for entry in table.iter()?.rev().take(limit) {
+                let (_, v) = entry?;
+                out.push(decode(v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn put_article(&self, article: &kb::Article) -> Result<(), StoreError> {
         self.put_json(ARTICLES, &article.id, article).await
+    }
+
+    async fn get_article(&self, id: &str) -> Result<Option<kb::Article>, StoreError> {
+        self.get_json(ARTICLES, id).await
+    }
+
+    async fn write_articles(
+        &self,
+        articles: &[kb::Article],
+        replace: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let encoded: Vec<(String, Vec<u8>)> = articles
+            .iter()
+            .map(|a| Ok((a.id.clone(), encode(a)?)))
+            .collect::<Result<_, StoreError>>()?;
+        self.run(move |db| {
+            let txn = db.begin_write()?;
+            let deleted = {
+                let mut table = txn.open_table(ARTICLES)?;
+                let mut deleted = Vec::new();
+                if replace {
+                    let keep: std::collections::HashSet<&str> =
+                        encoded.iter().map(|(id, _)| id.as_str()).collect();
+                    for entry in table.iter()? {
+                        let (k, _) = entry?;
+                        if !keep.contains(k.value()) {
+                            deleted.push(k.value().to_owned());
+                        }
+                    }
+                    for id in &deleted {
+                        table.remove(id.as_str())?;
+                    }
+                }
+                for (id, bytes) in &encoded {
+                    table.insert(id.as_str(), bytes.as_slice())?;
+                }
+                deleted
+            };
+            txn.commit()?;
+            Ok(deleted)
+        })
+        .await
     }
 
     async fn delete_article(&self, id: &str) -> Result<bool, StoreError> {

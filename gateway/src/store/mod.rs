@@ -12,8 +12,8 @@ mod embedded;
 pub use embedded::EmbeddedStore;
 
 use crate::domain::{
-    Agent, Conversation, ConversationState, Message, NewMessage, RoutingRecord, StoredContext,
-    TokenOwner,
+    Agent, Conversation, ConversationState, GapRecord, Message, NewMessage, RoutingRecord,
+    StoredContext, TokenOwner,
 };
 use async_trait::async_trait;
 
@@ -128,7 +128,20 @@ pub trait Store: Send + Sync + 'static {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<(Conversation, Option<Agent>)>, StoreError>;
 
+    /// Records a question the bot could not answer well; the newest are kept first.
+    async fn push_gap(&self, gap: &GapRecord) -> Result<(), StoreError>;
+    /// The newest `limit` gap records, newest first.
+    async fn gaps(&self, limit: usize) -> Result<Vec<GapRecord>, StoreError>;
+
     async fn put_article(&self, article: &kb::Article) -> Result<(), StoreError>;
+    async fn get_article(&self, id: &str) -> Result<Option<kb::Article>, StoreError>;
+    /// Writes many articles in one step; with `replace`, every other article is deleted.
+    /// Returns the ids deleted.
+    async fn write_articles(
+        &self,
+        articles: &[kb::Article],
+        replace: bool,
+    ) -> Result<Vec<String>, StoreError>;
     async fn delete_article(&self, id: &str) -> Result<bool, StoreError>;
     async fn list_articles(&self) -> Result<Vec<kb::Article>, StoreError>;
 }

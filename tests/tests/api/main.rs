@@ -6,6 +6,7 @@ mod helpers;
 mod durability;
 mod errors;
 mod journey;
+mod knowledge_base;
 mod ops;
 mod routing;
 mod websocket;

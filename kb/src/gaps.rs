@@ -1,0 +1,100 @@
+//! Grouping the questions the bot could not answer, so admins see what to write next.
+//!
+//! The input is a list of customer questions (unanswered, handed off, rated badly); the output
+//! is groups of questions that ask the same thing, largest first. Similarity is the same
+//! weighted Dice coefficient the search uses (jieba words, CJK bigrams, English stems, weights
+//! by inverse frequency over the questions themselves), so "快递到哪了" and "我的快递到哪里了"
+//! land together while "发票" and "快递" questions stay apart.
+
+use crate::analysis::{bigrams_analyzer, words_analyzer, TermSet};
+use crate::scoring::{Stats, Weighted};
+
+/// Two questions whose similarity reaches this belong to one group.
+pub const GROUP_SIMILARITY: f32 = 0.45;
+
+/// A group of similar questions: indices into the input, in input order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// The index of the question that opened the group (its most typical wording is the
+    /// first one seen).
+    pub representative: usize,
+    /// Every member's index, the representative first.
+    pub members: Vec<usize>,
+}
+
+/// Groups `questions` by similarity; groups come largest first, ties in order of first
+/// appearance. Blank or term-less questions (emoji, punctuation) form no group.
+pub fn group_questions<S: AsRef<str>>(questions: &[S]) -> Vec<Group> {
+    let (mut words, mut bigrams) = (words_analyzer(), bigrams_analyzer());
+    let analyzed: Vec<TermSet> = questions
+        .iter()
+        .map(|q| TermSet::analyze_with(&mut words, &mut bigrams, q.as_ref()))
+        .collect();
+    let mut stats = Stats::default();
+    for terms in analyzed.iter().filter(|t| !t.is_empty()) {
+        stats.add(terms);
+    }
+    let weighted: Vec<Option<Weighted>> = analyzed
+        .iter()
+        .map(|t| (!t.is_empty()).then(|| Weighted::new(t, &stats)))
+        .collect();
+
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, w) in weighted.iter().enumerate() {
+        let Some(w) = w else { continue };
+        let best = groups
+            .iter_mut()
+            .filter_map(|g| {
+                let rep = weighted[g.representative].as_ref()?;
+                Some((rep.dice(w), g))
+            })
+            .filter(|(score, _)| *score >= GROUP_SIMILARITY)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        match best {
+            Some((_, group)) => group.members.push(i),
+            None => groups.push(Group {
+                representative: i,
+                members: vec![i],
+            }),
+        }
+    }
+    // Stable: equal sizes keep their order of first appearance.
+    groups.sort_by(|a, b| b.members.len().cmp(&a.members.len()));
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_question_in_other_words_is_one_group_and_the_biggest_comes_first() {
+        let questions = [
+            "能开专票吗",
+            "快递到哪了",
+            "我的快递到哪里了",
+            "快递到哪了啊",
+            "可以开增值税专票吗",
+            "where is my parcel",
+            "where is my parcel now",
+        ];
+        let groups = group_questions(&questions);
+        assert_eq!(groups[0].members, [1, 2, 3], "{groups:?}");
+        assert!(groups.iter().any(|g| g.members == [0, 4]), "{groups:?}");
+        assert!(groups.iter().any(|g| g.members == [5, 6]), "{groups:?}");
+        assert_eq!(groups.len(), 3);
+    }
+
+    #[test]
+    fn empty_and_term_less_questions_form_no_group() {
+        let groups = group_questions(&["", "🙂", "。。。", "退款"]);
+        assert_eq!(
+            groups,
+            [Group {
+                representative: 3,
+                members: vec![3]
+            }]
+        );
+        assert!(group_questions::<&str>(&[]).is_empty());
+    }
+}
