@@ -59,7 +59,7 @@ pub fn group_questions<S: AsRef<str>>(questions: &[S]) -> Vec<Group> {
         }
     }
     // Stable: equal sizes keep their order of first appearance.
-    groups.sort_by(|a, b| b.members.len().cmp(&a.members.len()));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.members.len()));
     groups
 }
 
