@@ -370,3 +370,34 @@ pub struct GapRecord {
     pub conversation_id: String,
     pub at: DateTime<Utc>,
 }
+
+/// A change to an agent's profile or presence; `None` leaves a field as it is. Applied in
+/// one store step so it never undoes a concurrent assignment or release.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentPatch {
+    pub name: Option<String>,
+    pub skills: Option<BTreeSet<String>>,
+    pub max_concurrent: Option<u32>,
+    pub role: Option<AgentRole>,
+    pub presence: Option<router::Presence>,
+}
+
+impl AgentPatch {
+    pub fn apply(self, agent: &mut Agent) {
+        if let Some(name) = self.name {
+            agent.name = name;
+        }
+        if let Some(skills) = self.skills {
+            agent.skills = skills;
+        }
+        if let Some(max) = self.max_concurrent {
+            agent.max_concurrent = max;
+        }
+        if let Some(role) = self.role {
+            agent.role = role;
+        }
+        if let Some(presence) = self.presence {
+            agent.presence = presence;
+        }
+    }
+}

@@ -7,9 +7,9 @@
 
 use crate::auth::{self, Principal};
 use crate::domain::{
-    Agent, AgentRole, Assignee, Author, AuthorRole, Channel, ClientMessageId, Conversation,
-    ConversationState, Customer, GapReason, Locale, Message, MessageText, NewMessage, PageContext,
-    Rating, RatingReason, RatingValue, RoutingRecord, StoredContext, TokenOwner,
+    Agent, AgentPatch, AgentRole, Assignee, Author, AuthorRole, Channel, ClientMessageId,
+    Conversation, ConversationState, Customer, GapReason, Locale, Message, MessageText, NewMessage,
+    PageContext, Rating, RatingReason, RatingValue, RoutingRecord, StoredContext, TokenOwner,
 };
 use crate::error::ApiError;
 use crate::events::{ContextCustomer, ContextView, ConversationView, Event, QueueView};
@@ -806,24 +806,44 @@ impl AppState {
             .ok_or(ApiError::NotFound("agent"))
     }
 
+    /// Changes an agent's profile or presence. New skills, room or presence may match someone
+    /// waiting, so a routing pass follows.
+    pub async fn update_agent(&self, agent_id: &str, patch: AgentPatch) -> Result<Agent, ApiError> {
+        self.store
+            .patch_agent(agent_id, patch)
+            .await?
+            .ok_or(ApiError::NotFound("agent"))?;
+        self.dispatch().await?;
+        self.announce_queue().await?;
+        self.agent(agent_id).await
+    }
+
     /// Changes an agent's presence; an agent coming online may take waiting conversations.
     pub async fn set_presence(
         &self,
         agent_id: &str,
         presence: router::Presence,
     ) -> Result<Agent, ApiError> {
-        let agent = {
-            let _routing = self.routing_lock.lock().await;
-            let mut agent = self.agent(agent_id).await?;
-            agent.presence = presence;
-            self.store.put_agent(&agent).await?;
-            agent
-        };
-        if presence == router::Presence::Online {
-            self.dispatch().await?;
+        self.update_agent(
+            agent_id,
+            AgentPatch {
+                presence: Some(presence),
+                ..AgentPatch::default()
+            },
+        )
+        .await
+    }
+
+    /// Deletes an agent holding no conversation; its tokens stop working.
+    pub async fn delete_agent(&self, agent_id: &str) -> Result<(), ApiError> {
+        match self.store.delete_idle_agent(agent_id).await? {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ApiError::NotFound("agent")),
+            Err(held) => Err(ApiError::conflict(
+                "agent_busy",
+                format!("the agent holds {held} conversations; resolve or transfer them first"),
+            )),
         }
-        self.announce_queue().await?;
-        self.agent(&agent.id).await
     }
 
     /// The conversations an agent holds now, with their views.

@@ -1,5 +1,5 @@
 use crate::auth::Principal;
-use crate::domain::{Agent, AgentRole};
+use crate::domain::{Agent, AgentPatch, AgentRole};
 use crate::error::ApiError;
 use crate::service::NewAgent;
 use crate::state::AppState;
@@ -172,26 +172,14 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let body = body.into_inner();
-    let agent = {
-        let _routing = state.routing_lock.lock().await;
-        let mut agent = state.agent(&id).await?;
-        if let Some(name) = body.name {
-            agent.name = parse_name(&name)?;
-        }
-        if let Some(skills) = body.skills {
-            agent.skills = parse_skills(skills)?;
-        }
-        if let Some(max) = body.max_concurrent {
-            agent.max_concurrent = parse_capacity(max)?;
-        }
-        if let Some(role) = body.role {
-            agent.role = role;
-        }
-        state.store.put_agent(&agent).await?;
-        agent
+    let patch = AgentPatch {
+        name: body.name.as_deref().map(parse_name).transpose()?,
+        skills: body.skills.map(parse_skills).transpose()?,
+        max_concurrent: body.max_concurrent.map(parse_capacity).transpose()?,
+        role: body.role,
+        presence: None,
     };
-    // New skills or room may match someone waiting.
-    state.dispatch().await?;
+    let agent = state.update_agent(&id, patch).await?;
     Ok(HttpResponse::Ok().json(AgentView::from(agent)))
 }
 
@@ -201,17 +189,7 @@ pub async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
-    let agent = state.agent(&id).await?;
-    if !agent.active.is_empty() {
-        return Err(ApiError::conflict(
-            "agent_busy",
-            format!(
-                "the agent holds {} conversations; resolve or transfer them first",
-                agent.active.len()
-            ),
-        ));
-    }
-    state.store.delete_agent(&id).await?;
+    state.delete_agent(&id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

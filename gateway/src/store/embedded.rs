@@ -8,8 +8,8 @@
 
 use super::{Appended, Claim, QueueEntry, Store, StoreError};
 use crate::domain::{
-    Agent, Conversation, ConversationState, GapRecord, Message, NewMessage, RoutingRecord,
-    StoredContext, TokenOwner,
+    Agent, AgentPatch, Conversation, ConversationState, GapRecord, Message, NewMessage,
+    RoutingRecord, StoredContext, TokenOwner,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -385,8 +385,44 @@ impl Store for EmbeddedStore {
         self.list_json(AGENTS).await
     }
 
-    async fn delete_agent(&self, id: &str) -> Result<bool, StoreError> {
-        self.delete_key(AGENTS, id).await
+    async fn patch_agent(&self, id: &str, patch: AgentPatch) -> Result<Option<Agent>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_write()?;
+            let patched = {
+                let mut agents = txn.open_table(AGENTS)?;
+                let Some(mut agent) = read_in::<Agent>(&agents, &id)? else {
+                    return Ok(None);
+                };
+                patch.apply(&mut agent);
+                agents.insert(id.as_str(), encode(&agent)?.as_slice())?;
+                agent
+            };
+            txn.commit()?;
+            Ok(Some(patched))
+        })
+        .await
+    }
+
+    async fn delete_idle_agent(&self, id: &str) -> Result<Result<bool, usize>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_write()?;
+            let outcome = {
+                let mut agents = txn.open_table(AGENTS)?;
+                match read_in::<Agent>(&agents, &id)? {
+                    None => Ok(false),
+                    Some(agent) if !agent.active.is_empty() => Err(agent.active.len()),
+                    Some(_) => {
+                        agents.remove(id.as_str())?;
+                        Ok(true)
+                    }
+                }
+            };
+            txn.commit()?;
+            Ok(outcome)
+        })
+        .await
     }
 
     async fn enqueue(

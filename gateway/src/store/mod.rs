@@ -12,8 +12,8 @@ mod embedded;
 pub use embedded::EmbeddedStore;
 
 use crate::domain::{
-    Agent, Conversation, ConversationState, GapRecord, Message, NewMessage, RoutingRecord,
-    StoredContext, TokenOwner,
+    Agent, AgentPatch, Conversation, ConversationState, GapRecord, Message, NewMessage,
+    RoutingRecord, StoredContext, TokenOwner,
 };
 use async_trait::async_trait;
 
@@ -97,7 +97,10 @@ pub trait Store: Send + Sync + 'static {
     async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError>;
     async fn get_agent(&self, id: &str) -> Result<Option<Agent>, StoreError>;
     async fn list_agents(&self) -> Result<Vec<Agent>, StoreError>;
-    async fn delete_agent(&self, id: &str) -> Result<bool, StoreError>;
+    /// Changes an agent in one step; `None` when there is no such agent.
+    async fn patch_agent(&self, id: &str, patch: AgentPatch) -> Result<Option<Agent>, StoreError>;
+    /// Deletes an agent that holds no conversation. `Err(n)` inside: it holds `n`.
+    async fn delete_idle_agent(&self, id: &str) -> Result<Result<bool, usize>, StoreError>;
 
     /// Moves a conversation from the bot to the queue: state `queued`, the handoff time and
     /// the queue entry, in one step. Returns the updated conversation, or `None` when it was

@@ -124,3 +124,48 @@ async fn an_away_agent_gets_nothing_and_capacity_is_never_exceeded() -> Result<(
     assert_eq!(agent["load"], 2);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_new_skill_assigns_at_once_and_a_busy_agent_cannot_be_deleted() -> Result<()> {
+    let app = spawn_gateway().await?;
+    let (agent_id, agent_token) = app.create_agent("Emma", &["zh-tw"], 2).await?;
+    app.set_presence(&agent_token, "online").await?;
+    let (conv, token) = app.start_conversation("zh-CN").await?;
+    app.say(&conv, &token, "转人工").await?;
+    assert_eq!(app.conversation(&conv, &token).await?["state"], "queued");
+
+    let res = app
+        .client
+        .patch(app.url(&format!("/v1/agents/{agent_id}")))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({"skills": ["zh", "zh-tw"]}))
+        .send()
+        .await?;
+    let agent = expect_status(res, 200).await?;
+    assert_eq!(
+        agent["load"], 1,
+        "the new skill matched the waiting customer: {agent}"
+    );
+
+    let delete = |app: &TestApp| {
+        app.client
+            .delete(app.url(&format!("/v1/agents/{agent_id}")))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+    };
+    expect_error(delete(&app).await?, 409, "agent_busy").await?;
+    app.post(
+        &format!("/v1/conversations/{conv}/resolve"),
+        Some(&agent_token),
+        &json!({"outcome": "resolved"}),
+    )
+    .await?;
+    assert_eq!(delete(&app).await?.status().as_u16(), 204);
+    expect_error(
+        app.get("/v1/agents/me", Some(&agent_token)).await?,
+        401,
+        "unauthorized",
+    )
+    .await?;
+    Ok(())
+}
