@@ -16,6 +16,31 @@ pub struct Entities {
     pub phones: Vec<String>,
     pub amounts: Vec<String>,
     pub emails: Vec<String>,
+    /// Courier tracking numbers (SF, YT, JT, JD, EMS... followed by digits).
+    #[serde(default)]
+    pub tracking_numbers: Vec<String>,
+}
+
+/// Shop-specific order-number shapes, beside the built-in ones (digit runs of 10 to 20, and
+/// dated numbers such as `20231122-8842`).
+#[derive(Debug, Clone, Default)]
+pub struct EntityConfig {
+    pub order_patterns: Vec<Regex>,
+}
+
+fn tracking_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)(?:jdv|sf|yt|jt|jd|ems|dpk|zto|sto|yd)[0-9]{10,15}")
+            .expect("the tracking pattern is a valid regex")
+    })
+}
+
+fn dated_order_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"20[0-9]{6}-[0-9]{3,10}").expect("the dated order pattern is a valid regex")
+    })
 }
 
 fn amount_re() -> &'static Regex {
@@ -48,8 +73,34 @@ fn push_unique(list: &mut Vec<String>, value: String) {
 
 /// Finds the entities in `text` (normalised or not: full-width digits are folded first).
 pub fn extract_entities(text: &str) -> Entities {
+    extract_entities_with(text, &EntityConfig::default())
+}
+
+/// [`extract_entities`] with the shop's own order-number patterns.
+pub fn extract_entities_with(text: &str, config: &EntityConfig) -> Entities {
     let text = kb::normalize(text);
     let mut out = Entities::default();
+    // Parts already claimed by a more specific entity are not read again as digit runs.
+    let mut claimed: Vec<std::ops::Range<usize>> = Vec::new();
+    for m in tracking_re().find_iter(&text) {
+        push_unique(&mut out.tracking_numbers, m.as_str().to_uppercase());
+        claimed.push(m.range());
+    }
+    for re in config
+        .order_patterns
+        .iter()
+        .chain(std::iter::once(dated_order_re()))
+    {
+        for m in re.find_iter(&text) {
+            if !claimed
+                .iter()
+                .any(|r| r.start <= m.start() && m.end() <= r.end)
+            {
+                push_unique(&mut out.order_ids, m.as_str().to_owned());
+                claimed.push(m.range());
+            }
+        }
+    }
     for m in email_re().find_iter(&text) {
         push_unique(&mut out.emails, m.as_str().to_owned());
     }
@@ -58,7 +109,11 @@ pub fn extract_entities(text: &str) -> Entities {
     }
     for m in digits_re().find_iter(&text) {
         // Digits inside an e-mail address are part of the address, not an order.
-        if out.emails.iter().any(|e| e.contains(m.as_str())) {
+        if out.emails.iter().any(|e| e.contains(m.as_str()))
+            || claimed
+                .iter()
+                .any(|r| r.start <= m.start() && m.end() <= r.end)
+        {
             continue;
         }
         let run = m.as_str();
@@ -142,6 +197,18 @@ mod tests {
         let e = extract_entities("mail me at buyer2024123456789@example.com");
         assert_eq!(e.emails, ["buyer2024123456789@example.com"]);
         assert!(e.order_ids.is_empty());
+    }
+
+    #[test]
+    fn tracking_numbers_and_dated_or_configured_orders_are_recognised() {
+        let e = extract_entities("顺丰单号SF1234567890123，订单 20231122-8842");
+        assert_eq!(e.tracking_numbers, ["SF1234567890123"]);
+        assert_eq!(e.order_ids, ["20231122-8842"]);
+        let config = EntityConfig {
+            order_patterns: vec![Regex::new(r"dd[0-9]{6}").expect("valid")],
+        };
+        let e = extract_entities_with("my order DD123456 is late", &config);
+        assert_eq!(e.order_ids, ["dd123456"]);
     }
 
     #[test]

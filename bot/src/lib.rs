@@ -11,8 +11,10 @@
 //! it off the async executor.
 
 mod entities;
+mod triggers;
 
-pub use entities::{extract_entities, mask, Entities};
+pub use entities::{extract_entities, extract_entities_with, mask, Entities, EntityConfig};
+use triggers::{asks_for_human, human_only_action, says_not_helpful};
 
 use kb::{Hit, KnowledgeBase};
 use models::{Intent, Language};
@@ -37,8 +39,14 @@ pub enum HandoffReason {
     ExplicitRequest,
     /// The customer pressed the widget's "talk to a person" button (`POST .../handoff`).
     CustomerButton,
-    /// The bot failed to answer several turns in a row.
+    /// The bot failed to answer several turns in a row (no confident answer, or the
+    /// customer said the answer did not help).
     RepeatedFailure,
+    /// The customer asked the same question again: the earlier answer did not do.
+    RepeatedQuestion,
+    /// Something only a person may do: a shipped order's address, compensation, a double
+    /// charge, allergies or safety.
+    HumanOnlyAction,
 }
 
 /// The bot's tunable thresholds.
@@ -52,6 +60,11 @@ pub struct BotConfig {
     pub clarify_options: usize,
     /// Unanswered turns in a row (no match, or a clarification) that trigger a handoff.
     pub max_failed_turns: usize,
+    /// A customer message at least this similar to one they sent earlier to the bot is the
+    /// same question asked again.
+    pub repeat_similarity: f32,
+    /// Whether actions only a person may take hand off at once.
+    pub hand_off_human_only_actions: bool,
 }
 
 impl Default for BotConfig {
@@ -61,6 +74,8 @@ impl Default for BotConfig {
             clarify_threshold: 0.35,
             clarify_options: 3,
             max_failed_turns: 2,
+            repeat_similarity: 0.8,
+            hand_off_human_only_actions: true,
         }
     }
 }
@@ -119,27 +134,6 @@ impl Outcome {
     }
 }
 
-/// Words that ask for a person. Chinese phrases match anywhere in the text; English words
-/// match as whole words of the normalised text.
-const HUMAN_ZH: &[&str] = &[
-    "转人工",
-    "人工",
-    "真人",
-    "客服主管",
-    "找客服",
-    "活人",
-    "轉人工",
-    "真人客服",
-];
-const HUMAN_EN_WORDS: &[&str] = &["human", "agent", "representative", "operator", "supervisor"];
-const HUMAN_EN_PHRASES: &[&str] = &[
-    "real person",
-    "talk to a person",
-    "speak to a person",
-    "live person",
-    "someone real",
-];
-
 /// The bot: a knowledge base and thresholds.
 pub struct Bot {
     kb: Arc<KnowledgeBase>,
@@ -188,14 +182,33 @@ impl Bot {
             .and_then(|h| h.category.parse().ok())
             .unwrap_or(Intent::Other);
 
-        if let Some(top) = hits
-            .first()
-            .filter(|h| h.score >= self.config.answer_threshold)
+        if self.config.hand_off_human_only_actions && human_only_action(&normalized).is_some() {
+            return handoff(vec![HandoffReason::HumanOnlyAction], intent, 1.0, language);
+        }
+        if !matches!(intent, Intent::Greeting | Intent::ThanksGoodbye)
+            && self.asked_before(transcript, &normalized)
         {
-            return answer(top.clone(), language);
+            return handoff(
+                vec![HandoffReason::RepeatedQuestion],
+                intent,
+                top_score,
+                language,
+            );
         }
 
-        let failed_before = failed_turns_in_a_row(transcript);
+        let confident = hits
+            .first()
+            .filter(|h| h.score >= self.config.answer_threshold);
+        let not_helpful = says_not_helpful(&normalized);
+        if let Some(top) = confident {
+            // "That didn't help" matching the answer just given is a complaint about it, not
+            // a request for it again.
+            if !(not_helpful && last_answered(transcript) == Some(top.article_id.as_str())) {
+                return answer(top.clone(), language);
+            }
+        }
+
+        let failed_before = failed_turns_in_a_row(transcript, not_helpful);
         if failed_before + 1 >= self.config.max_failed_turns {
             return handoff(
                 vec![HandoffReason::RepeatedFailure],
@@ -205,12 +218,15 @@ impl Bot {
             );
         }
 
-        let options: Vec<Hit> = hits
-            .into_iter()
-            .filter(|h| h.score >= self.config.clarify_threshold)
-            .take(self.config.clarify_options)
-            .collect();
-        let reply = clarify_text(&options, language);
+        let options: Vec<Hit> = if not_helpful {
+            Vec::new()
+        } else {
+            hits.into_iter()
+                .filter(|h| h.score >= self.config.clarify_threshold)
+                .take(self.config.clarify_options)
+                .collect()
+        };
+        let reply = clarify_text(&options, language, not_helpful);
         Outcome {
             meta: BotMeta {
                 decision: DecisionKind::Clarify,
@@ -224,6 +240,25 @@ impl Bot {
             language,
             options,
         }
+    }
+
+    /// Whether the customer sent this question to the bot before, in this bot session.
+    fn asked_before(&self, transcript: &[Line], normalized: &str) -> bool {
+        let session = transcript
+            .iter()
+            .rposition(|l| matches!(l.role, Role::Agent | Role::System))
+            .map_or(transcript, |i| &transcript[i + 1..]);
+        session
+            .iter()
+            .filter(|l| l.role == Role::Customer)
+            .map(|l| kb::normalize(&l.text))
+            // A bare number picks a clarifying option; picking the same one twice is no repeat.
+            .filter(|earlier| {
+                !earlier
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c.is_whitespace())
+            })
+            .any(|earlier| kb::similarity(&earlier, normalized) >= self.config.repeat_similarity)
     }
 
     /// The customer pressed "talk to a person".
@@ -281,35 +316,39 @@ fn locale_for(language: Language) -> &'static str {
     }
 }
 
-fn asks_for_human(normalized: &str) -> bool {
-    if HUMAN_ZH.iter().any(|k| normalized.contains(k)) {
-        return true;
-    }
-    if HUMAN_EN_PHRASES.iter().any(|p| normalized.contains(p)) {
-        return true;
-    }
-    normalized
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|word| {
-            HUMAN_EN_WORDS.contains(&word)
-                || HUMAN_EN_WORDS
-                    .iter()
-                    .any(|w| word.strip_suffix('s') == Some(w))
-        })
-}
-
 /// Counts the bot's unanswered replies (clarify) at the end of the transcript, looking back
-/// until an answer, a handoff or a human took part.
-fn failed_turns_in_a_row(transcript: &[Line]) -> usize {
+/// until an answer, a handoff or a human took part. When the customer says the last answer did
+/// not help, that answer counts as a failure too.
+fn failed_turns_in_a_row(transcript: &[Line], not_helpful: bool) -> usize {
     let mut count = 0;
-    for line in transcript.iter().rev() {
+    for (i, line) in transcript.iter().enumerate().rev() {
         match (line.role, &line.bot) {
             (Role::Bot, Some(meta)) if meta.decision == DecisionKind::Clarify => count += 1,
+            (Role::Bot, Some(meta))
+                if not_helpful
+                    && meta.decision == DecisionKind::Answer
+                    && i + 1 == transcript.len() =>
+            {
+                count += 1
+            }
             (Role::Bot, _) | (Role::Agent, _) => break,
             _ => {}
         }
     }
     count
+}
+
+/// The article the bot answered last, if its last reply was an answer.
+fn last_answered(transcript: &[Line]) -> Option<&str> {
+    let meta = transcript
+        .iter()
+        .rev()
+        .find(|l| l.role == Role::Bot)?
+        .bot
+        .as_ref()?;
+    (meta.decision == DecisionKind::Answer)
+        .then_some(meta.article_id.as_deref())
+        .flatten()
 }
 
 fn last_customer_language(transcript: &[Line]) -> Option<Language> {
@@ -361,11 +400,17 @@ fn handoff(
     }
 }
 
-fn clarify_text(options: &[Hit], language: Language) -> String {
+fn clarify_text(options: &[Hit], language: Language, not_helpful: bool) -> String {
+    if not_helpful {
+        return match language {
+            Language::Zh => "抱歉没能帮到您。能再具体说说您遇到的问题吗？也可以输入「转人工」，由人工客服为您处理。".to_owned(),
+            Language::En => "Sorry that didn't help. Could you tell me a bit more? You can also type \"human\" to talk to a person.".to_owned(),
+        };
+    }
     if options.is_empty() {
         return match language {
-            Language::Zh => "抱歉，我没有理解您的问题。您可以换个说法再问一次，或者输入「转人工」联系人工客服。".to_owned(),
-            Language::En => "Sorry, I didn't understand that. Could you rephrase it? You can also type \"human\" to talk to a person.".to_owned(),
+            Language::Zh => "抱歉，这个问题我暂时回答不了。我可以帮您查询订单和物流、修改或取消订单、退换货和退款、支付、发票、优惠活动和商品信息。您可以换个说法再问，或输入「转人工」联系人工客服。".to_owned(),
+            Language::En => "Sorry, I can't help with that one. I can help with orders and delivery, changing or cancelling an order, returns and refunds, payment, invoices, promotions and product questions. Try asking another way, or type \"human\" to talk to a person.".to_owned(),
         };
     }
     let mut text = match language {
@@ -516,8 +561,12 @@ fn reason_text(reason: HandoffReason, language: Language) -> &'static str {
         (HandoffReason::ExplicitRequest, Language::Zh) => "客户要求人工",
         (HandoffReason::CustomerButton, Language::Zh) => "客户点击转人工",
         (HandoffReason::RepeatedFailure, Language::Zh) => "机器人连续未能解答",
+        (HandoffReason::RepeatedQuestion, Language::Zh) => "客户重复提问",
+        (HandoffReason::HumanOnlyAction, Language::Zh) => "需人工处理的事项",
         (HandoffReason::ExplicitRequest, Language::En) => "customer asked for a person",
         (HandoffReason::CustomerButton, Language::En) => "customer pressed talk-to-a-person",
         (HandoffReason::RepeatedFailure, Language::En) => "bot failed to answer repeatedly",
+        (HandoffReason::RepeatedQuestion, Language::En) => "customer asked the same question again",
+        (HandoffReason::HumanOnlyAction, Language::En) => "only a person may do this",
     }
 }

@@ -230,3 +230,63 @@ fn the_context_package_holds_questions_orders_attempts_and_reasons() {
     );
     assert!(ctx.summary.contains("客户要求人工"), "{}", ctx.summary);
 }
+
+#[test]
+fn actions_only_a_person_may_take_hand_off_at_once() {
+    for text in [
+        "已经发货了还能改地址吗",
+        "你们必须赔偿我",
+        "付款扣了两次钱",
+        "穿了以后皮肤过敏了",
+        "you charged me twice",
+    ] {
+        let out = play(&bot(), &[text]);
+        assert_eq!(out[0].decision(), DecisionKind::Handoff, "{text}");
+        assert_eq!(
+            out[0].meta.reasons,
+            [HandoffReason::HumanOnlyAction],
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn the_same_question_asked_again_hands_off() {
+    let out = play(&bot(), &["多久发货", "多久发货啊"]);
+    assert_eq!(out[0].decision(), DecisionKind::Answer);
+    assert_eq!(out[1].decision(), DecisionKind::Handoff);
+    assert_eq!(out[1].meta.reasons, [HandoffReason::RepeatedQuestion]);
+    // Greetings may be repeated freely.
+    let kb = KnowledgeBase::from_articles([article(
+        "hi",
+        "greeting",
+        "zh-CN",
+        "你好",
+        &["在吗"],
+        "您好！",
+    )])
+    .expect("builds");
+    let bot = Bot::new(Arc::new(kb), BotConfig::default());
+    let out = play(&bot, &["你好", "你好"]);
+    assert!(out.iter().all(|o| o.decision() == DecisionKind::Answer));
+}
+
+#[test]
+fn saying_the_answer_did_not_help_counts_as_a_failure() {
+    // The unhelpful answer is one failure and the bot has nothing better: two in a row.
+    let out = play(&bot(), &["多久发货", "这个回答没用"]);
+    assert_eq!(out[1].decision(), DecisionKind::Handoff);
+    assert_eq!(out[1].meta.reasons, [HandoffReason::RepeatedFailure]);
+    // Said out of the blue, it is one failure: the bot apologises and asks for more.
+    let out = play(&bot(), &["没用"]);
+    assert_eq!(out[0].decision(), DecisionKind::Clarify);
+    assert!(out[0].reply.contains("抱歉没能帮到您"), "{}", out[0].reply);
+}
+
+#[test]
+fn off_topic_messages_get_what_the_bot_can_do_and_the_offer_of_a_person() {
+    let out = play(&bot(), &["推荐一部电影"]);
+    assert_eq!(out[0].decision(), DecisionKind::Clarify);
+    assert!(out[0].reply.contains("转人工"), "{}", out[0].reply);
+    assert!(out[0].reply.contains("退换货"), "{}", out[0].reply);
+}

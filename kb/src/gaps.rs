@@ -98,3 +98,33 @@ mod tests {
         assert!(group_questions::<&str>(&[]).is_empty());
     }
 }
+
+/// How alike two customer messages are, in 0..=1 (1.0 for the same text after
+/// normalisation): the weighted Dice coefficient over both texts' terms, weighted as if the
+/// two were the whole corpus. Used to notice a customer asking the same thing again.
+pub fn similarity(a: &str, b: &str) -> f32 {
+    let (mut words, mut bigrams) = (words_analyzer(), bigrams_analyzer());
+    let ta = TermSet::analyze_with(&mut words, &mut bigrams, a);
+    let tb = TermSet::analyze_with(&mut words, &mut bigrams, b);
+    if ta.is_empty() || tb.is_empty() {
+        return 0.0;
+    }
+    let mut stats = Stats::default();
+    stats.add(&ta);
+    stats.add(&tb);
+    Weighted::new(&ta, &stats).dice(&Weighted::new(&tb, &stats))
+}
+
+#[cfg(test)]
+mod similarity_tests {
+    use super::similarity;
+
+    #[test]
+    fn the_same_question_reworded_is_similar_and_another_is_not() {
+        assert!(similarity("我的快递到哪了", "我的快递到哪了") > 0.99);
+        assert!(similarity("我的快递到哪了？？", "我的快递到哪里了") > 0.6);
+        assert!(similarity("我的快递到哪了", "怎么开发票") < 0.2);
+        assert!(similarity("where is my parcel", "where is my parcel now?") > 0.6);
+        assert_eq!(similarity("", "退款"), 0.0);
+    }
+}
