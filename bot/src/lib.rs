@@ -145,6 +145,10 @@ impl Bot {
         Self { kb, config }
     }
 
+    pub fn config(&self) -> &BotConfig {
+        &self.config
+    }
+
     pub fn knowledge_base(&self) -> &Arc<KnowledgeBase> {
         &self.kb
     }

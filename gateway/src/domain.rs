@@ -233,6 +233,9 @@ pub struct Conversation {
     pub handed_off_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<Rating>,
+    /// Messages after the handoff that repeated a question the customer had asked the bot.
+    #[serde(default)]
+    pub repeats_after_handoff: u32,
 }
 
 /// Who wrote a message.

@@ -189,6 +189,7 @@ impl AppState {
             updated_at: now,
             handed_off_at: None,
             rating: None,
+            repeats_after_handoff: 0,
         };
         let token = auth::new_token("cus");
         self.store.put_conversation(&conversation).await?;
@@ -288,18 +289,40 @@ impl AppState {
                 conversation,
             });
         }
-        if conversation.state.is_ended() {
+        if conversation.state == ConversationState::Closed {
             return Err(ApiError::conflict(
                 "conversation_ended",
-                "this conversation has ended; start a new one",
+                "this conversation was closed; start a new one",
             ));
         }
         self.check_rate(&format!("msg:{conversation_id}"))
             .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
 
+        let mut conversation = conversation;
+        if matches!(
+            conversation.state,
+            ConversationState::Resolved | ConversationState::FollowUp
+        ) {
+            // A customer coming back to a resolved conversation starts with the bot again;
+            // the transcript and the earlier handoff context stay attached.
+            conversation.state = ConversationState::Bot;
+            conversation.assignee = None;
+            conversation.updated_at = Utc::now();
+            self.store.put_conversation(&conversation).await?;
+            self.announce_state(&conversation);
+        }
+        if matches!(
+            conversation.state,
+            ConversationState::Queued | ConversationState::Assigned
+        ) && self
+            .repeats_earlier_question(&conversation, text.as_str())
+            .await?
+        {
+            let count = self.store.note_repeat(&conversation.id).await?;
+            tracing::info!(conversation_id = %conversation.id, count, "customer repeated a question after the handoff");
+        }
         let (message, _) = self.append(&conversation, new).await?;
         let mut replies = Vec::new();
-        let mut conversation = conversation;
         if conversation.state == ConversationState::Bot {
             let transcript = lines(&existing);
             let bot = std::sync::Arc::clone(&self.bot);
@@ -344,6 +367,25 @@ impl AppState {
             replies,
             conversation,
         })
+    }
+
+    /// Whether a message after the handoff asks again what the customer asked the bot before:
+    /// the failure the handoff package exists to prevent.
+    async fn repeats_earlier_question(
+        &self,
+        conversation: &Conversation,
+        text: &str,
+    ) -> Result<bool, ApiError> {
+        let Some(context) = self.store.get_context(&conversation.id).await? else {
+            return Ok(false);
+        };
+        let text = kb::normalize(text);
+        let threshold = self.bot.config().repeat_similarity;
+        Ok(context
+            .bot
+            .questions
+            .iter()
+            .any(|q| kb::similarity(&kb::normalize(q), &text) >= threshold))
     }
 
     /// The customer pressed "talk to a person".

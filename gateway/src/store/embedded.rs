@@ -317,6 +317,28 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn note_repeat(&self, conversation_id: &str) -> Result<u32, StoreError> {
+        let conversation_id = conversation_id.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_write()?;
+            let count = {
+                let mut conversations = txn.open_table(CONVERSATIONS)?;
+                let Some(mut conversation) =
+                    read_in::<Conversation>(&conversations, &conversation_id)?
+                else {
+                    return Ok(0);
+                };
+                conversation.repeats_after_handoff += 1;
+                conversations
+                    .insert(conversation_id.as_str(), encode(&conversation)?.as_slice())?;
+                conversation.repeats_after_handoff
+            };
+            txn.commit()?;
+            Ok(count)
+        })
+        .await
+    }
+
     async fn put_context(
         &self,
         conversation_id: &str,

@@ -79,6 +79,9 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<Message>, StoreError>;
 
+    /// Counts one repeated question after the handoff; returns the new count.
+    async fn note_repeat(&self, conversation_id: &str) -> Result<u32, StoreError>;
+
     async fn put_context(
         &self,
         conversation_id: &str,

@@ -295,3 +295,61 @@ async fn a_repeated_client_message_id_returns_the_original_and_stores_nothing() 
     assert_eq!(seqs, [1, 2], "one customer message and one bot reply");
     Ok(())
 }
+
+#[tokio::test]
+async fn the_bot_stays_quiet_after_handoff_and_a_repeated_question_is_counted() -> Result<()> {
+    let app = spawn_gateway().await?;
+    let (conv, token) = app.start_conversation("zh-CN").await?;
+    let faq = demo_article("return_refund", "zh-CN")?;
+    app.say(&conv, &token, &faq.question).await?;
+    app.say(&conv, &token, "转人工").await?;
+    // Queued: the bot never answers again, and asking the same thing again is noticed.
+    let posted = app.say(&conv, &token, &faq.question).await?;
+    assert!(
+        posted["replies"].as_array().is_some_and(Vec::is_empty),
+        "{posted}"
+    );
+    assert_eq!(posted["conversation"]["repeats_after_handoff"], 1);
+    let posted = app.say(&conv, &token, "请问什么时候能处理").await?;
+    assert_eq!(
+        posted["conversation"]["repeats_after_handoff"], 1,
+        "a new question is no repeat"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_resolved_conversation_the_customer_comes_back_to_starts_with_the_bot() -> Result<()> {
+    let app = spawn_gateway().await?;
+    let (_, agent_token) = app.create_agent("小王", &["zh"], 2).await?;
+    app.set_presence(&agent_token, "online").await?;
+    let (conv, token) = app.start_conversation("zh-CN").await?;
+    app.say(&conv, &token, "转人工").await?;
+    expect_status(
+        app.post(
+            &format!("/v1/conversations/{conv}/resolve"),
+            Some(&agent_token),
+            &json!({"outcome": "resolved"}),
+        )
+        .await?,
+        200,
+    )
+    .await?;
+    let faq = demo_article("invoice", "zh-CN")?;
+    let posted = app.say(&conv, &token, &faq.question).await?;
+    assert_eq!(posted["replies"][0]["bot"]["article_id"], faq.id.as_str());
+    assert_eq!(posted["conversation"]["state"], "bot");
+    assert!(posted["conversation"].get("assignee").is_none(), "{posted}");
+    // The earlier handoff context is still there for the next agent.
+    let ctx = expect_status(
+        app.get(
+            &format!("/v1/conversations/{conv}/context"),
+            Some(ADMIN_KEY),
+        )
+        .await?,
+        200,
+    )
+    .await?;
+    assert_eq!(ctx["handoff_reasons"], json!(["explicit_request"]));
+    Ok(())
+}
