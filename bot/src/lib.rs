@@ -11,13 +11,14 @@
 //! it off the async executor.
 
 mod entities;
+pub mod scenarios;
 mod triggers;
 
 pub use entities::{extract_entities, extract_entities_with, mask, Entities, EntityConfig};
 use triggers::{asks_for_human, human_only_action, says_not_helpful};
 
 use kb::{Hit, KnowledgeBase};
-use models::{Intent, Language};
+use models::{Intent, IntentPrediction, Language, Nlu, Sentiment, SentimentPrediction};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -39,6 +40,12 @@ pub enum HandoffReason {
     ExplicitRequest,
     /// The customer pressed the widget's "talk to a person" button (`POST .../handoff`).
     CustomerButton,
+    /// Strong anger or negative feeling: a person takes over before any FAQ answer.
+    Anger,
+    /// A complaint made with negative feeling.
+    Complaint,
+    /// A verified VIP with a sensitive matter (refund, complaint, payment problem).
+    VipSensitive,
     /// The bot failed to answer several turns in a row (no confident answer, or the
     /// customer said the answer did not help).
     RepeatedFailure,
@@ -65,6 +72,15 @@ pub struct BotConfig {
     pub repeat_similarity: f32,
     /// Whether actions only a person may take hand off at once.
     pub hand_off_human_only_actions: bool,
+    /// P(negative) at or above which a message is angry enough to go to a person at once.
+    pub anger_negative: f32,
+    /// P(negative) at or above which a complaint goes to a person.
+    pub complaint_negative: f32,
+    /// P(negative) at or above which a VIP's payment question counts as a payment problem.
+    pub vip_payment_problem_negative: f32,
+    /// Intent confidence at or above which the model alone recognises a request for a person
+    /// in wordings the keyword list does not know.
+    pub model_human_confidence: f32,
 }
 
 impl Default for BotConfig {
@@ -76,6 +92,10 @@ impl Default for BotConfig {
             max_failed_turns: 2,
             repeat_similarity: 0.8,
             hand_off_human_only_actions: true,
+            anger_negative: 0.9,
+            complaint_negative: 0.5,
+            vip_payment_problem_negative: 0.3,
+            model_human_confidence: 0.85,
         }
     }
 }
@@ -106,6 +126,21 @@ pub struct BotMeta {
     /// The article ids offered, in order, for `clarify`: the customer may answer "2".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
+    /// How the customer's message felt, by the sentiment model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<Sentiment>,
+    /// The model's probability that the customer's message is negative: the sentiment trend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negativity: Option<f32>,
+}
+
+/// Who the bot is talking to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomerInfo {
+    /// The customer's declared language, used when a message has none of its own.
+    pub language: Language,
+    /// A verified VIP (anonymous customers never are).
+    pub vip: bool,
 }
 
 /// One line of the conversation so far.
@@ -134,15 +169,38 @@ impl Outcome {
     }
 }
 
-/// The bot: a knowledge base and thresholds.
+/// The bot: a knowledge base, the intent and sentiment models, and thresholds.
 pub struct Bot {
     kb: Arc<KnowledgeBase>,
+    nlu: Arc<Nlu>,
     config: BotConfig,
 }
 
+/// What the models read in one message, with the normalised text and its language.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Understanding {
+    pub normalized: String,
+    pub language: Language,
+    pub intent: IntentPrediction,
+    pub sentiment: SentimentPrediction,
+    pub entities: Entities,
+}
+
 impl Bot {
-    pub fn new(kb: Arc<KnowledgeBase>, config: BotConfig) -> Self {
-        Self { kb, config }
+    pub fn new(kb: Arc<KnowledgeBase>, nlu: Arc<Nlu>, config: BotConfig) -> Self {
+        Self { kb, nlu, config }
+    }
+
+    /// Normalises a message and reads its language, intent, sentiment and entities.
+    pub fn understand(&self, text: &str, fallback_language: Language) -> Understanding {
+        let normalized = kb::normalize(text);
+        Understanding {
+            language: Language::detect(&normalized).unwrap_or(fallback_language),
+            intent: self.nlu.intent(&normalized),
+            sentiment: self.nlu.sentiment(&normalized),
+            entities: extract_entities(&normalized),
+            normalized,
+        }
     }
 
     pub fn config(&self) -> &BotConfig {
@@ -153,13 +211,25 @@ impl Bot {
         &self.kb
     }
 
-    /// Decides one customer turn. `transcript` is the conversation before `text`;
-    /// `locale_language` is the customer's declared language, used when the text has none.
-    pub fn turn(&self, transcript: &[Line], text: &str, locale_language: Language) -> Outcome {
-        let normalized = kb::normalize(text);
-        let language = Language::detect(&normalized).unwrap_or(locale_language);
+    /// Decides one customer turn. `transcript` is the conversation before `text`.
+    pub fn turn(&self, transcript: &[Line], text: &str, customer: CustomerInfo) -> Outcome {
+        let seen = self.understand(text, customer.language);
+        let mut outcome = self.decide(transcript, &seen, customer.vip);
+        outcome.meta.sentiment = Some(seen.sentiment.label);
+        outcome.meta.negativity = Some(seen.sentiment.probabilities.negative);
+        outcome
+    }
 
-        if asks_for_human(&normalized) {
+    fn decide(&self, transcript: &[Line], seen: &Understanding, vip: bool) -> Outcome {
+        let (normalized, language) = (seen.normalized.as_str(), seen.language);
+        let predicted = &seen.intent;
+        let negativity = seen.sentiment.probabilities.negative;
+        let config = &self.config;
+
+        if asks_for_human(normalized)
+            || (predicted.label == Intent::HumanAgent
+                && predicted.confidence >= config.model_human_confidence)
+        {
             return handoff(
                 vec![HandoffReason::ExplicitRequest],
                 Intent::HumanAgent,
@@ -167,30 +237,65 @@ impl Bot {
                 language,
             );
         }
-
-        if let Some(hit) = self.chosen_option(transcript, &normalized) {
+        let social = predicted.is_confident()
+            && matches!(predicted.label, Intent::Greeting | Intent::ThanksGoodbye);
+        if negativity >= config.anger_negative && !social {
+            return handoff(
+                vec![HandoffReason::Anger],
+                predicted.resolved(),
+                predicted.confidence,
+                language,
+            );
+        }
+        if let Some(hit) = self.chosen_option(transcript, normalized) {
             return answer(hit, language);
         }
 
         let hits = self
             .kb
-            .search(&normalized, Some(locale_for(language)), self.config.clarify_options.max(1))
+            .search(normalized, Some(locale_for(language)), config.clarify_options.max(1))
             .unwrap_or_else(|error| {
                 tracing::warn!(%error, "knowledge-base search failed; treating the turn as unmatched");
                 Vec::new()
             });
         let top_score = hits.first().map_or(0.0, |h| h.score);
-        let intent = hits
+        let kb_intent = hits
             .first()
-            .filter(|h| h.score >= self.config.clarify_threshold)
-            .and_then(|h| h.category.parse().ok())
-            .unwrap_or(Intent::Other);
+            .filter(|h| h.score >= config.clarify_threshold)
+            .and_then(|h| h.category.parse().ok());
+        let intent = if predicted.is_confident() {
+            predicted.label
+        } else {
+            kb_intent.unwrap_or(Intent::Other)
+        };
 
-        if self.config.hand_off_human_only_actions && human_only_action(&normalized).is_some() {
+        if intent == Intent::Complaint && negativity >= config.complaint_negative {
+            return handoff(
+                vec![HandoffReason::Complaint],
+                intent,
+                predicted.confidence,
+                language,
+            );
+        }
+        if config.hand_off_human_only_actions && human_only_action(normalized).is_some() {
             return handoff(vec![HandoffReason::HumanOnlyAction], intent, 1.0, language);
         }
-        if !matches!(intent, Intent::Greeting | Intent::ThanksGoodbye)
-            && self.asked_before(transcript, &normalized)
+        let sensitive = match intent {
+            Intent::ReturnRefund | Intent::Complaint => true,
+            Intent::Payment => negativity >= config.vip_payment_problem_negative,
+            _ => false,
+        };
+        if vip && sensitive {
+            return handoff(
+                vec![HandoffReason::VipSensitive],
+                intent,
+                predicted.confidence,
+                language,
+            );
+        }
+        if !social
+            && !matches!(intent, Intent::Greeting | Intent::ThanksGoodbye)
+            && self.asked_before(transcript, normalized)
         {
             return handoff(
                 vec![HandoffReason::RepeatedQuestion],
@@ -200,10 +305,8 @@ impl Bot {
             );
         }
 
-        let confident = hits
-            .first()
-            .filter(|h| h.score >= self.config.answer_threshold);
-        let not_helpful = says_not_helpful(&normalized);
+        let confident = hits.first().filter(|h| h.score >= config.answer_threshold);
+        let not_helpful = says_not_helpful(normalized);
         if let Some(top) = confident {
             // "That didn't help" matching the answer just given is a complaint about it, not
             // a request for it again.
@@ -211,9 +314,13 @@ impl Bot {
                 return answer(top.clone(), language);
             }
         }
+        if social {
+            // Greetings, thanks and goodbyes always get a short reply, never a handoff.
+            return small_talk(predicted.label, predicted.confidence, language);
+        }
 
         let failed_before = failed_turns_in_a_row(transcript, not_helpful);
-        if failed_before + 1 >= self.config.max_failed_turns {
+        if failed_before + 1 >= config.max_failed_turns {
             return handoff(
                 vec![HandoffReason::RepeatedFailure],
                 intent,
@@ -226,8 +333,8 @@ impl Bot {
             Vec::new()
         } else {
             hits.into_iter()
-                .filter(|h| h.score >= self.config.clarify_threshold)
-                .take(self.config.clarify_options)
+                .filter(|h| h.score >= config.clarify_threshold)
+                .take(config.clarify_options)
                 .collect()
         };
         let reply = clarify_text(&options, language, not_helpful);
@@ -239,6 +346,8 @@ impl Bot {
                 confidence: top_score,
                 reasons: Vec::new(),
                 options: options.iter().map(|h| h.article_id.clone()).collect(),
+                sentiment: None,
+                negativity: None,
             },
             reply,
             language,
@@ -266,8 +375,8 @@ impl Bot {
     }
 
     /// The customer pressed "talk to a person".
-    pub fn handoff_requested(&self, transcript: &[Line], locale_language: Language) -> Outcome {
-        let language = last_customer_language(transcript).unwrap_or(locale_language);
+    pub fn handoff_requested(&self, transcript: &[Line], customer: CustomerInfo) -> Outcome {
+        let language = last_customer_language(transcript).unwrap_or(customer.language);
         handoff(
             vec![HandoffReason::CustomerButton],
             Intent::HumanAgent,
@@ -372,6 +481,8 @@ fn answer(hit: Hit, language: Language) -> Outcome {
             confidence: hit.score,
             reasons: Vec::new(),
             options: Vec::new(),
+            sentiment: None,
+            negativity: None,
         },
         reply: hit.answer.clone(),
         language,
@@ -397,6 +508,33 @@ fn handoff(
             confidence,
             reasons,
             options: Vec::new(),
+            sentiment: None,
+            negativity: None,
+        },
+        reply: reply.to_owned(),
+        language,
+        options: Vec::new(),
+    }
+}
+
+/// A short reply to a greeting, thanks or goodbye the knowledge base has no article for.
+fn small_talk(intent: Intent, confidence: f32, language: Language) -> Outcome {
+    let reply = match (intent, language) {
+        (Intent::Greeting, Language::Zh) => "亲，您好！请问有什么可以帮您？",
+        (Intent::Greeting, Language::En) => "Hi! How can I help you today?",
+        (_, Language::Zh) => "不客气，祝您购物愉快！还有问题随时找我哦。",
+        (_, Language::En) => "You're welcome! Let me know if there's anything else.",
+    };
+    Outcome {
+        meta: BotMeta {
+            decision: DecisionKind::Answer,
+            article_id: None,
+            intent,
+            confidence,
+            reasons: Vec::new(),
+            options: Vec::new(),
+            sentiment: None,
+            negativity: None,
         },
         reply: reply.to_owned(),
         language,
@@ -445,6 +583,18 @@ pub struct HandoffContext {
     pub required_skills: Vec<String>,
     /// Higher is served first.
     pub priority: i64,
+    /// P(negative) of each customer message the bot read, oldest first.
+    #[serde(default)]
+    pub sentiment_trend: Vec<f32>,
+    /// How the customer felt in their last message.
+    #[serde(default)]
+    pub sentiment: Option<Sentiment>,
+    #[serde(default)]
+    pub vip: bool,
+    /// The share of the package's fields that are filled where the conversation held the
+    /// information (1.0: nothing the customer said is missing).
+    #[serde(default)]
+    pub completeness: f32,
     pub language: Language,
 }
 
@@ -460,14 +610,14 @@ pub struct BotAttempt {
 pub fn build_context(
     transcript: &[Line],
     reasons: &[HandoffReason],
-    locale_language: Language,
+    customer: CustomerInfo,
 ) -> HandoffContext {
     let questions: Vec<String> = transcript
         .iter()
         .filter(|l| l.role == Role::Customer)
         .map(|l| l.text.clone())
         .collect();
-    let language = last_customer_language(transcript).unwrap_or(locale_language);
+    let language = last_customer_language(transcript).unwrap_or(customer.language);
 
     let mut intents: Vec<Intent> = Vec::new();
     for meta in transcript.iter().filter_map(|l| l.bot.as_ref()) {
@@ -477,6 +627,9 @@ pub fn build_context(
             intents.push(meta.intent);
         }
     }
+    let metas: Vec<&BotMeta> = transcript.iter().filter_map(|l| l.bot.as_ref()).collect();
+    let sentiment_trend: Vec<f32> = metas.iter().filter_map(|m| m.negativity).collect();
+    let sentiment = metas.iter().rev().find_map(|m| m.sentiment);
 
     let mut bot_attempts = Vec::new();
     let mut last_question: Option<&str> = None;
@@ -487,7 +640,7 @@ pub fn build_context(
                 if let Some(meta) = line
                     .bot
                     .as_ref()
-                    .filter(|m| m.decision == DecisionKind::Answer)
+                    .filter(|m| m.decision == DecisionKind::Answer && m.article_id.is_some())
                 {
                     bot_attempts.push(BotAttempt {
                         question: last_question.unwrap_or_default().to_owned(),
@@ -505,12 +658,27 @@ pub fn build_context(
     if let Some(skill) = intents.last().and_then(|i| i.skill()) {
         skills.insert(skill.to_owned());
     }
+    if customer.vip {
+        skills.insert("vip".to_owned());
+    }
 
     let mut reasons: Vec<HandoffReason> = reasons.to_vec();
     reasons.sort();
     reasons.dedup();
-    let summary = summarize(&questions, &intents, &entities, &reasons, language);
-    HandoffContext {
+    // Value and feeling: a VIP, and an angry customer, are served before others who waited
+    // as long. The router adds waiting time and the SLA.
+    let peak_negativity = sentiment_trend.iter().copied().fold(0.0f32, f32::max);
+    let priority = i64::from(customer.vip) * 100 + (peak_negativity * 50.0).round() as i64;
+    let summary = summarize(
+        &questions,
+        &intents,
+        &entities,
+        &reasons,
+        sentiment,
+        &bot_attempts,
+        language,
+    );
+    let mut context = HandoffContext {
         summary,
         questions,
         intents,
@@ -518,8 +686,55 @@ pub fn build_context(
         bot_attempts,
         handoff_reasons: reasons,
         required_skills: skills.into_iter().collect(),
-        priority: 0,
+        priority,
         language,
+        sentiment_trend,
+        sentiment,
+        vip: customer.vip,
+        completeness: 0.0,
+    };
+    context.completeness = completeness(&context, transcript);
+    context
+}
+
+/// The share of the package's fields that hold what the conversation held: for each field
+/// that applies (the customer said something with an order number, the bot answered
+/// something...), whether the package carries it.
+pub fn completeness(context: &HandoffContext, transcript: &[Line]) -> f32 {
+    let customer_lines = transcript.iter().any(|l| l.role == Role::Customer);
+    let customer_text: Vec<&str> = transcript
+        .iter()
+        .filter(|l| l.role == Role::Customer)
+        .map(|l| l.text.as_str())
+        .collect();
+    let held_entities = extract_entities(&customer_text.join("\n")) != Entities::default();
+    let held_intents = transcript
+        .iter()
+        .filter_map(|l| l.bot.as_ref())
+        .any(|m| !matches!(m.intent, Intent::Other | Intent::HumanAgent));
+    let held_answers = transcript
+        .iter()
+        .filter_map(|l| l.bot.as_ref())
+        .any(|m| m.decision == DecisionKind::Answer && m.article_id.is_some());
+    let checks = [
+        (true, !context.summary.is_empty()),
+        (customer_lines, !context.questions.is_empty()),
+        (held_intents, !context.intents.is_empty()),
+        (held_entities, context.entities != Entities::default()),
+        (customer_lines, !context.sentiment_trend.is_empty()),
+        (held_answers, !context.bot_attempts.is_empty()),
+        (true, !context.handoff_reasons.is_empty()),
+        (true, !context.required_skills.is_empty()),
+    ];
+    let applicable = checks.iter().filter(|(applies, _)| *applies).count();
+    let filled = checks
+        .iter()
+        .filter(|(applies, filled)| *applies && *filled)
+        .count();
+    if applicable == 0 {
+        1.0
+    } else {
+        filled as f32 / applicable as f32
     }
 }
 
@@ -528,6 +743,8 @@ fn summarize(
     intents: &[Intent],
     entities: &Entities,
     reasons: &[HandoffReason],
+    sentiment: Option<Sentiment>,
+    attempts: &[BotAttempt],
     language: Language,
 ) -> String {
     let topic = intents.last().map_or("other", |i| i.label());
@@ -540,23 +757,42 @@ fn summarize(
         .map(|q| q.chars().take(60).collect::<String>())
         .unwrap_or_default();
     let reasons: Vec<&str> = reasons.iter().map(|r| reason_text(*r, language)).collect();
-    let orders = if entities.order_ids.is_empty() {
-        String::new()
-    } else {
-        match language {
-            Language::Zh => format!("；订单 {}", entities.order_ids.join("、")),
-            Language::En => format!("; order {}", entities.order_ids.join(", ")),
-        }
-    };
+    let mut parts: Vec<String> = Vec::new();
     match language {
-        Language::Zh => format!(
-            "【{topic}】客户：「{last}」{orders}；转人工原因：{}",
-            reasons.join("、")
-        ),
-        Language::En => format!(
-            "[{topic}] Customer: \"{last}\"{orders}; handed off because: {}",
-            reasons.join(", ")
-        ),
+        Language::Zh => {
+            parts.push(format!("【{topic}】客户：「{last}」"));
+            if !entities.order_ids.is_empty() {
+                parts.push(format!("订单 {}", entities.order_ids.join("、")));
+            }
+            if sentiment == Some(Sentiment::Negative) {
+                parts.push("情绪负面".to_owned());
+            }
+            if let Some(a) = attempts.last() {
+                parts.push(format!(
+                    "已尝试答复『{}』",
+                    a.question.chars().take(30).collect::<String>()
+                ));
+            }
+            parts.push(format!("转人工原因：{}", reasons.join("、")));
+            parts.join("；")
+        }
+        Language::En => {
+            parts.push(format!("[{topic}] Customer: \"{last}\""));
+            if !entities.order_ids.is_empty() {
+                parts.push(format!("order {}", entities.order_ids.join(", ")));
+            }
+            if sentiment == Some(Sentiment::Negative) {
+                parts.push("upset".to_owned());
+            }
+            if let Some(a) = attempts.last() {
+                parts.push(format!(
+                    "bot already answered \"{}\"",
+                    a.question.chars().take(40).collect::<String>()
+                ));
+            }
+            parts.push(format!("handed off because: {}", reasons.join(", ")));
+            parts.join("; ")
+        }
     }
 }
 
@@ -566,11 +802,17 @@ fn reason_text(reason: HandoffReason, language: Language) -> &'static str {
         (HandoffReason::CustomerButton, Language::Zh) => "客户点击转人工",
         (HandoffReason::RepeatedFailure, Language::Zh) => "机器人连续未能解答",
         (HandoffReason::RepeatedQuestion, Language::Zh) => "客户重复提问",
+        (HandoffReason::Anger, Language::Zh) => "客户情绪激动",
+        (HandoffReason::Complaint, Language::Zh) => "客户投诉",
+        (HandoffReason::VipSensitive, Language::Zh) => "VIP客户敏感问题",
         (HandoffReason::HumanOnlyAction, Language::Zh) => "需人工处理的事项",
         (HandoffReason::ExplicitRequest, Language::En) => "customer asked for a person",
         (HandoffReason::CustomerButton, Language::En) => "customer pressed talk-to-a-person",
         (HandoffReason::RepeatedFailure, Language::En) => "bot failed to answer repeatedly",
         (HandoffReason::RepeatedQuestion, Language::En) => "customer asked the same question again",
+        (HandoffReason::Anger, Language::En) => "customer is angry",
+        (HandoffReason::Complaint, Language::En) => "customer complaint",
+        (HandoffReason::VipSensitive, Language::En) => "sensitive matter for a VIP",
         (HandoffReason::HumanOnlyAction, Language::En) => "only a person may do this",
     }
 }

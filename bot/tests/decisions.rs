@@ -1,6 +1,6 @@
 //! The bot's decisions, turn by turn, on a small knowledge base.
 
-use bot::{Bot, BotConfig, DecisionKind, HandoffReason, Line, Role};
+use bot::{Bot, BotConfig, CustomerInfo, DecisionKind, HandoffReason, Line, Role};
 use kb::{Article, KnowledgeBase};
 use models::{Intent, Language};
 use std::sync::Arc;
@@ -61,15 +61,28 @@ fn bot() -> Bot {
         ),
     ])
     .expect("the test knowledge base builds");
-    Bot::new(Arc::new(kb), BotConfig::default())
+    Bot::new(Arc::new(kb), nlu(), BotConfig::default())
 }
+
+fn nlu() -> Arc<models::Nlu> {
+    Arc::new(models::Nlu::shipped().expect("the shipped models load"))
+}
+
+const ZH: CustomerInfo = CustomerInfo {
+    language: Language::Zh,
+    vip: false,
+};
+const ZH_VIP: CustomerInfo = CustomerInfo {
+    language: Language::Zh,
+    vip: true,
+};
 
 /// Plays the customer's turns in order and returns the decision of each.
 fn play(bot: &Bot, turns: &[&str]) -> Vec<bot::Outcome> {
     let mut transcript: Vec<Line> = Vec::new();
     let mut outcomes = Vec::new();
     for text in turns {
-        let outcome = bot.turn(&transcript, text, Language::Zh);
+        let outcome = bot.turn(&transcript, text, ZH);
         transcript.push(Line {
             role: Role::Customer,
             text: text.to_string(),
@@ -169,6 +182,8 @@ fn a_clarifying_question_can_be_answered_by_number() {
         confidence: 0.4,
         reasons: Vec::new(),
         options: vec!["refund".into(), "invoice".into()],
+        sentiment: None,
+        negativity: None,
     };
     let transcript = vec![
         Line {
@@ -182,13 +197,13 @@ fn a_clarifying_question_can_be_answered_by_number() {
             bot: Some(offered),
         },
     ];
-    let out = bot.turn(&transcript, "2", Language::Zh);
+    let out = bot.turn(&transcript, "2", ZH);
     assert_eq!(out.decision(), DecisionKind::Answer);
     assert_eq!(out.meta.article_id.as_deref(), Some("invoice"));
-    let out = bot.turn(&transcript, "第1个", Language::Zh);
+    let out = bot.turn(&transcript, "第1个", ZH);
     assert_eq!(out.meta.article_id.as_deref(), Some("refund"));
     // A number out of range is not a choice.
-    let out = bot.turn(&transcript, "7", Language::Zh);
+    let out = bot.turn(&transcript, "7", ZH);
     assert_ne!(out.decision(), DecisionKind::Answer);
 }
 
@@ -202,7 +217,7 @@ fn the_context_package_holds_questions_orders_attempts_and_reasons() {
     ];
     let mut transcript: Vec<Line> = Vec::new();
     for text in turns {
-        let outcome = bot.turn(&transcript, text, Language::Zh);
+        let outcome = bot.turn(&transcript, text, ZH);
         transcript.push(Line {
             role: Role::Customer,
             text: text.to_string(),
@@ -214,7 +229,7 @@ fn the_context_package_holds_questions_orders_attempts_and_reasons() {
             bot: Some(outcome.meta.clone()),
         });
     }
-    let ctx = bot::build_context(&transcript, &[HandoffReason::ExplicitRequest], Language::Zh);
+    let ctx = bot::build_context(&transcript, &[HandoffReason::ExplicitRequest], ZH);
     assert_eq!(ctx.questions, turns);
     assert_eq!(ctx.entities.order_ids, ["3456789012345678901"]);
     assert_eq!(ctx.entities.phones, ["13812345678"]);
@@ -229,6 +244,54 @@ fn the_context_package_holds_questions_orders_attempts_and_reasons() {
         ctx.summary
     );
     assert!(ctx.summary.contains("客户要求人工"), "{}", ctx.summary);
+    assert_eq!(ctx.sentiment_trend.len(), 3);
+    assert_eq!(ctx.completeness, 1.0);
+}
+
+#[test]
+fn an_angry_customer_is_handed_off_before_any_faq_answer() {
+    for text in [
+        "你们什么破服务，多久发货都说不清楚，气死我了",
+        "this is a scam, worst shop ever, how long does shipping take?!",
+    ] {
+        let out = play(&bot(), &[text]);
+        assert_eq!(
+            out[0].decision(),
+            DecisionKind::Handoff,
+            "{text}: {:?}",
+            out[0].meta
+        );
+        assert_eq!(out[0].meta.reasons, [HandoffReason::Anger], "{text}");
+    }
+}
+
+#[test]
+fn a_verified_vip_with_a_refund_goes_to_a_person() {
+    let bot = bot();
+    let out = bot.turn(&[], "我要退款", ZH_VIP);
+    assert_eq!(
+        out.meta.reasons,
+        [HandoffReason::VipSensitive],
+        "{:?}",
+        out.meta
+    );
+    let out = bot.turn(&[], "我要退款", ZH);
+    assert_eq!(
+        out.decision(),
+        DecisionKind::Answer,
+        "an ordinary customer gets the FAQ answer"
+    );
+    let ctx = bot::build_context(
+        &[Line {
+            role: Role::Customer,
+            text: "我要退款".into(),
+            bot: None,
+        }],
+        &[HandoffReason::VipSensitive],
+        ZH_VIP,
+    );
+    assert!(ctx.required_skills.contains(&"vip".to_string()));
+    assert!(ctx.priority >= 100);
 }
 
 #[test]
@@ -266,7 +329,7 @@ fn the_same_question_asked_again_hands_off() {
         "您好！",
     )])
     .expect("builds");
-    let bot = Bot::new(Arc::new(kb), BotConfig::default());
+    let bot = Bot::new(Arc::new(kb), nlu(), BotConfig::default());
     let out = play(&bot, &["你好", "你好"]);
     assert!(out.iter().all(|o| o.decision() == DecisionKind::Answer));
 }

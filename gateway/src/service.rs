@@ -78,6 +78,14 @@ fn lines(messages: &[Message]) -> Vec<bot::Line> {
         .collect()
 }
 
+/// The customer as the bot sees them: their language, and VIP only when verified.
+fn customer_info(conversation: &Conversation) -> bot::CustomerInfo {
+    bot::CustomerInfo {
+        language: conversation.customer.locale.language(),
+        vip: conversation.customer.vip && conversation.customer.verified,
+    }
+}
+
 fn system_author() -> Author {
     Author {
         role: AuthorRole::System,
@@ -326,10 +334,10 @@ impl AppState {
         if conversation.state == ConversationState::Bot {
             let transcript = lines(&existing);
             let bot = std::sync::Arc::clone(&self.bot);
-            let language = conversation.customer.locale.language();
+            let customer = customer_info(&conversation);
             let turn_text = text.as_str().to_owned();
             let outcome =
-                tokio::task::spawn_blocking(move || bot.turn(&transcript, &turn_text, language))
+                tokio::task::spawn_blocking(move || bot.turn(&transcript, &turn_text, customer))
                     .await
                     .map_err(|e| ApiError::Internal(e.into()))?;
             let (reply, _) = self
@@ -410,7 +418,7 @@ impl AppState {
         let existing = self.store.messages(conversation_id, 0, usize::MAX).await?;
         let outcome = self
             .bot
-            .handoff_requested(&lines(&existing), conversation.customer.locale.language());
+            .handoff_requested(&lines(&existing), customer_info(&conversation));
         self.append(
             &conversation,
             NewMessage {
@@ -440,11 +448,7 @@ impl AppState {
             self.record_gap(&conversation.id, &open, GapReason::HandedOff)
                 .await;
         }
-        let context = bot::build_context(
-            &lines(&transcript),
-            reasons,
-            conversation.customer.locale.language(),
-        );
+        let context = bot::build_context(&lines(&transcript), reasons, customer_info(conversation));
         let entry = QueueEntry {
             conversation_id: conversation.id.clone(),
             required_skills: context.required_skills.iter().cloned().collect(),

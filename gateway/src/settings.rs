@@ -62,6 +62,9 @@ pub struct Settings {
     pub limits: Limits,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// A directory with `intent/` and `sentiment/` model files to use instead of the shipped
+    /// weights (`GATEWAY_MODELS_DIR`).
+    pub models_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -75,6 +78,7 @@ impl Default for Settings {
             demo: DemoSeed::Full,
             limits: Limits::default(),
             workers: 0,
+            models_dir: None,
         }
     }
 }
@@ -103,6 +107,7 @@ impl Settings {
             s.data_dir = PathBuf::from(dir);
         }
         s.admin_key = get("GATEWAY_ADMIN_KEY");
+        s.models_dir = get("GATEWAY_MODELS_DIR").map(PathBuf::from);
         if let Some(url) = get("GATEWAY_REDIS_URL") {
             let prefix = get("GATEWAY_REDIS_PREFIX").unwrap_or_else(|| "gw".into());
             s.storage = Storage::Redis { url, prefix };

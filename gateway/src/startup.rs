@@ -42,7 +42,17 @@ impl Application {
         // The knowledge base starts empty and is filled from the store below: the store is
         // the source of truth, the index is this process's copy.
         let kb = Arc::new(kb::KnowledgeBase::new()?);
-        let bot = Arc::new(bot::Bot::new(Arc::clone(&kb), bot::BotConfig::default()));
+        // The intent and sentiment models: the shipped weights, or a directory of local files.
+        let nlu = match &settings.models_dir {
+            Some(dir) => models::Nlu::load(dir)
+                .with_context(|| format!("loading models from {}", dir.display()))?,
+            None => models::Nlu::shipped().context("loading the shipped models")?,
+        };
+        let bot = Arc::new(bot::Bot::new(
+            Arc::clone(&kb),
+            Arc::new(nlu),
+            bot::BotConfig::default(),
+        ));
         let state = web::Data::new(AppState::new(settings.clone(), Arc::clone(&store), bot));
         crate::demo::seed(&state).await?;
         let articles = store.list_articles().await?;

@@ -3,6 +3,7 @@
 mod agents;
 mod conversations;
 mod kb;
+mod nlu;
 mod ops;
 mod ws;
 
@@ -68,7 +69,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/kb/articles/{id}", web::delete().to(kb::delete))
                 .route("/kb/import", web::post().to(kb::import))
                 .route("/kb/export", web::get().to(kb::export))
-                .route("/kb/gaps", web::get().to(kb::gaps)),
+                .route("/kb/gaps", web::get().to(kb::gaps))
+                .route("/nlu/analyze", web::post().to(nlu::analyze)),
         )
         .default_service(web::to(not_found));
 }
