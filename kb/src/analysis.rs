@@ -28,9 +28,12 @@ const MAX_TOKEN_BYTES: usize = 40;
 pub(crate) const WORD_PREFIX: &str = "w:";
 /// Prefix of bigram terms in a [`TermSet`].
 pub(crate) const BIGRAM_PREFIX: &str = "b:";
+/// Prefix of CJK single-character terms in a [`TermSet`].
+pub(crate) const UNIGRAM_PREFIX: &str = "u:";
 
-/// Builds the word analyzer: normalization, jieba segmentation (search mode), removal of
-/// punctuation/emoji-only tokens, lowercasing and English stemming.
+/// Builds the word analyzer: normalization and vocabulary mapping ([`prepare`]), jieba
+/// segmentation (search mode), removal of punctuation/emoji-only tokens, English synonym
+/// folding, lowercasing and English stemming.
 pub(crate) fn words_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(JiebaWordTokenizer)
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
@@ -39,8 +42,9 @@ pub(crate) fn words_analyzer() -> TextAnalyzer {
         .build()
 }
 
-/// Builds the CJK bigram analyzer: normalization, then overlapping character bigrams over every
-/// run of CJK characters (a run of a single character yields that character).
+/// Builds the CJK character analyzer: normalization and vocabulary mapping ([`prepare`]), then
+/// every CJK character (unigram) and overlapping character bigrams over every run of CJK
+/// characters.
 pub(crate) fn bigrams_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(CjkBigramTokenizer).build()
 }
@@ -170,6 +174,215 @@ const DOMAIN_WORDS: &[&str] = &[
     "么么哒",
 ];
 
+/// Taiwan and Hong Kong shopping words, after Traditional -> Simplified folding, mapped to the
+/// mainland words of the knowledge base (the character table turns "出貨" into "出货", but the
+/// mainland customer writes "发货"). Longest first, so a longer phrase wins over its parts.
+const REGIONAL_WORDS: &[(&str, &str)] = &[
+    ("超商取货", "自提"),
+    ("统一编号", "税号"),
+    ("客服专线", "客服电话"),
+    ("折价券", "优惠券"),
+    ("优惠代码", "优惠券"),
+    ("出货", "发货"),
+    ("到帐", "到账"),
+    ("帐号", "账号"),
+    ("帐户", "账户"),
+    ("保固", "保修"),
+    ("客诉", "投诉"),
+    ("宅配", "快递"),
+    ("统编", "税号"),
+    ("退费", "退款"),
+    ("品质", "质量"),
+    ("订购", "下单"),
+];
+
+/// English shopping words typed inside Chinese text ("coupon怎么用", "能开invoice吗"), with the
+/// Chinese word of the knowledge base that is added after them. Keys are lowercase; two-word
+/// keys are matched before one-word ones.
+const CODE_MIXED_WORDS: &[(&str, &str)] = &[
+    ("credit card", "信用卡"),
+    ("customer service", "客服"),
+    ("real person", "人工"),
+    ("power bank", "充电宝"),
+    ("price protection", "价保"),
+    ("wechat pay", "微信支付"),
+    ("sf express", "顺丰"),
+    ("size chart", "尺码表"),
+    ("order", "订单"),
+    ("orders", "订单"),
+    ("coupon", "优惠券"),
+    ("coupons", "优惠券"),
+    ("voucher", "优惠券"),
+    ("discount", "优惠"),
+    ("discounts", "优惠"),
+    ("promo", "优惠"),
+    ("sale", "活动"),
+    ("refund", "退款"),
+    ("refunds", "退款"),
+    ("return", "退货"),
+    ("returns", "退货"),
+    ("exchange", "换货"),
+    ("invoice", "发票"),
+    ("invoices", "发票"),
+    ("receipt", "发票"),
+    ("fapiao", "发票"),
+    ("tracking", "物流"),
+    ("logistics", "物流"),
+    ("package", "包裹"),
+    ("parcel", "包裹"),
+    ("express", "快递"),
+    ("courier", "快递"),
+    ("shipping", "发货"),
+    ("delivery", "配送"),
+    ("sf", "顺丰"),
+    ("zto", "中通"),
+    ("size", "尺码"),
+    ("sizes", "尺码"),
+    ("color", "颜色"),
+    ("colour", "颜色"),
+    ("address", "地址"),
+    ("cancel", "取消"),
+    ("pay", "付款"),
+    ("payment", "付款"),
+    ("alipay", "支付宝"),
+    ("wechat", "微信"),
+    ("huabei", "花呗"),
+    ("agent", "人工"),
+    ("human", "人工"),
+    ("warranty", "保修"),
+    ("repair", "维修"),
+    ("stock", "现货"),
+    ("vip", "会员"),
+    ("member", "会员"),
+    ("membership", "会员"),
+    ("points", "积分"),
+    ("price", "价格"),
+    ("gift", "赠品"),
+    ("bluetooth", "蓝牙"),
+    ("earbuds", "耳机"),
+    ("earphones", "耳机"),
+    ("headphones", "耳机"),
+    ("smartwatch", "手表"),
+    ("watch", "手表"),
+    ("powerbank", "充电宝"),
+    ("charger", "充电器"),
+    ("shoes", "鞋子"),
+    ("sneakers", "运动鞋"),
+    ("jacket", "外套"),
+    ("hoodie", "卫衣"),
+    ("pants", "裤子"),
+    ("jeans", "牛仔裤"),
+    ("android", "安卓"),
+    ("iphone", "苹果手机"),
+    ("ok", "好的"),
+    ("okay", "好的"),
+    ("thanks", "谢谢"),
+    ("thx", "谢谢"),
+    ("hi", "你好"),
+    ("hello", "你好"),
+    ("bye", "再见"),
+];
+
+/// English word forms folded onto one form before stemming, so "send it to singapore" meets
+/// "ship to the us" and "my parcel" meets "my package".
+const EN_SYNONYMS: &[(&str, &str)] = &[
+    ("parcel", "package"),
+    ("parcels", "packages"),
+    ("send", "ship"),
+    ("sends", "ship"),
+    ("sent", "shipped"),
+    ("sending", "shipping"),
+    ("dispatch", "ship"),
+    ("dispatched", "shipped"),
+    ("guarantee", "warranty"),
+];
+
+/// The folded form of an English word (see [`EN_SYNONYMS`]), if it has one.
+fn english_synonym(word: &str) -> Option<&'static str> {
+    EN_SYNONYMS
+        .iter()
+        .find(|(from, _)| *from == word)
+        .map(|(_, to)| *to)
+}
+
+/// Normalizes text (see [`normalize`]), then, in text with Chinese, maps regional words to
+/// mainland ones and adds the Chinese word after each English shopping word. Every analysis
+/// path goes through it.
+pub(crate) fn prepare(text: &str) -> String {
+    let mut text = normalize(text);
+    if !text.chars().any(is_cjk) {
+        return text;
+    }
+    for (from, to) in REGIONAL_WORDS {
+        if text.contains(from) {
+            text = text.replace(from, to);
+        }
+    }
+    if text.bytes().any(|b| b.is_ascii_alphabetic()) {
+        text = translate_code_mixed(&text);
+    }
+    text
+}
+
+/// Adds the Chinese word after each English word of [`CODE_MIXED_WORDS`] in (lowercase) text.
+fn translate_code_mixed(text: &str) -> String {
+    let lookup = |key: &str| {
+        CODE_MIXED_WORDS
+            .iter()
+            .find(|(from, _)| *from == key)
+            .map(|(_, to)| *to)
+    };
+    // The text split into runs of ASCII letters and runs of anything else.
+    let mut runs: Vec<(bool, &str)> = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        let letter = c.is_ascii_alphabetic();
+        if i > start && runs_differ(text, start, letter) {
+            runs.push((!letter, &text[start..i]));
+            start = i;
+        }
+    }
+    if start < text.len() {
+        let letter = text[start..].starts_with(|c: char| c.is_ascii_alphabetic());
+        runs.push((letter, &text[start..]));
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut i = 0;
+    while let Some(&(letter, run)) = runs.get(i) {
+        if letter {
+            // A two-word phrase: word, one space, word.
+            if let (Some((false, " ")), Some((true, next))) = (runs.get(i + 1), runs.get(i + 2)) {
+                if let Some(to) = lookup(&format!("{run} {next}")) {
+                    push_translated(&mut out, &format!("{run} {next}"), to);
+                    i += 3;
+                    continue;
+                }
+            }
+            match lookup(run) {
+                Some(to) => push_translated(&mut out, run, to),
+                None => out.push_str(run),
+            }
+        } else {
+            out.push_str(run);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Writes an English word followed by its Chinese word: the English one still matches English
+/// phrasings, the Chinese one the Chinese phrasings.
+fn push_translated(out: &mut String, english: &str, chinese: &str) {
+    out.push_str(english);
+    out.push(' ');
+    out.push_str(chinese);
+}
+
+/// Whether the run starting at `start` is of the other kind (letters or not) than `letter`.
+fn runs_differ(text: &str, start: usize, letter: bool) -> bool {
+    text[start..].starts_with(|c: char| c.is_ascii_alphabetic()) != letter
+}
+
 /// The shared jieba instance: the default dictionary plus [`DOMAIN_WORDS`], loaded once.
 fn jieba() -> &'static Jieba {
     static JIEBA: OnceLock<Jieba> = OnceLock::new();
@@ -199,7 +412,7 @@ impl Tokenizer for JiebaWordTokenizer {
     type TokenStream<'a> = VecTokenStream;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
-        let normalized = normalize(text);
+        let normalized = prepare(text);
         let mut tokens = Vec::new();
         for word in jieba().tokenize(&normalized, TokenizeMode::Search, false) {
             if word.word.chars().any(char::is_alphanumeric) {
@@ -207,7 +420,7 @@ impl Tokenizer for JiebaWordTokenizer {
                     offset_from: word.byte_start,
                     offset_to: word.byte_end,
                     position: tokens.len(),
-                    text: word.word.to_string(),
+                    text: english_synonym(word.word).unwrap_or(word.word).to_string(),
                     position_length: 1,
                 });
             }
@@ -216,9 +429,11 @@ impl Tokenizer for JiebaWordTokenizer {
     }
 }
 
-/// Emits overlapping bigrams of CJK characters over normalized text, so that a query still
-/// matches when jieba segments it differently from the indexed phrasing. A CJK run of a single
-/// character emits that character. Non-CJK text is ignored (the word field covers it).
+/// Emits every CJK character and the overlapping bigrams of CJK characters over normalized text,
+/// so that a query still matches when jieba segments it differently from the indexed phrasing
+/// (bigrams), or when a word is abbreviated, split differently or mistyped on one character
+/// ("领 券" vs "领券", "报修" vs "维修", "发获" vs "发货": unigrams). Non-CJK text is ignored (the
+/// word field covers it).
 #[derive(Clone, Copy, Default)]
 pub(crate) struct CjkBigramTokenizer;
 
@@ -226,7 +441,7 @@ impl Tokenizer for CjkBigramTokenizer {
     type TokenStream<'a> = VecTokenStream;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
-        let normalized = normalize(text);
+        let normalized = prepare(text);
         let mut tokens = Vec::new();
         // The current CJK run as (byte offset, char) pairs.
         let mut run: Vec<(usize, char)> = Vec::new();
@@ -243,7 +458,8 @@ impl Tokenizer for CjkBigramTokenizer {
     }
 }
 
-/// Turns one run of CJK characters into bigram tokens (or a unigram for a run of one).
+/// Turns one run of CJK characters into unigram tokens (one per character) and bigram tokens
+/// (one per pair of neighbours).
 fn flush_run(run: &[(usize, char)], tokens: &mut Vec<Token>) {
     let mut push = |from: usize, to: usize, text: String| {
         let position = tokens.len();
@@ -255,15 +471,12 @@ fn flush_run(run: &[(usize, char)], tokens: &mut Vec<Token>) {
             position_length: 1,
         });
     };
-    match run {
-        [] => {}
-        [(offset, c)] => push(*offset, offset + c.len_utf8(), c.to_string()),
-        _ => {
-            for pair in run.windows(2) {
-                if let [(from, a), (b_offset, b)] = pair {
-                    push(*from, b_offset + b.len_utf8(), [*a, *b].iter().collect());
-                }
-            }
+    for (offset, c) in run {
+        push(*offset, offset + c.len_utf8(), c.to_string());
+    }
+    for pair in run.windows(2) {
+        if let [(from, a), (b_offset, b)] = pair {
+            push(*from, b_offset + b.len_utf8(), [*a, *b].iter().collect());
         }
     }
 }
@@ -281,15 +494,17 @@ pub(crate) fn is_cjk(c: char) -> bool {
     )
 }
 
-/// The analyzed form of one piece of text: its distinct word terms and CJK bigram terms, and
-/// the prefixed term keys used for scoring.
+/// The analyzed form of one piece of text: its distinct word terms, CJK bigram and CJK character
+/// terms, and the prefixed term keys used for scoring.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct TermSet {
     /// Distinct word terms (jieba words, stemmed English words), sorted.
     pub words: Vec<String>,
-    /// Distinct CJK bigrams (or lone CJK characters), sorted.
+    /// Distinct CJK bigrams, sorted.
     pub bigrams: Vec<String>,
-    /// Every term as a prefixed key (`w:` or `b:`) with its local weight factor: 1.0, or
+    /// Distinct CJK characters, sorted.
+    pub unigrams: Vec<String>,
+    /// Every term as a prefixed key (`w:`, `b:` or `u:`) with its local weight factor: 1.0, or
     /// [`BRIDGE_WEIGHT`] for a bigram that only straddles a word boundary in this text. Sorted
     /// by key, keys distinct.
     pub keys: Vec<(String, f32)>,
@@ -338,10 +553,15 @@ impl TermSet {
     pub fn analyze_with(words: &mut TextAnalyzer, bigrams: &mut TextAnalyzer, text: &str) -> Self {
         // Both analyzers normalize the same way, so their offsets index the same string.
         let word_spans = spans(words, text);
-        let bigram_spans = spans(bigrams, text);
+        let (bigram_spans, unigram_spans): (Vec<Span>, Vec<Span>) = spans(bigrams, text)
+            .into_iter()
+            .partition(|s| s.text.chars().nth(1).is_some());
         let mut keys: Vec<(String, f32)> = Vec::new();
         for w in &word_spans {
             keys.push((format!("{WORD_PREFIX}{}", w.text), 1.0));
+        }
+        for u in &unigram_spans {
+            keys.push((format!("{UNIGRAM_PREFIX}{}", u.text), 1.0));
         }
         for b in &bigram_spans {
             let factor = if is_bridge(b, &word_spans) {
@@ -361,9 +581,13 @@ impl TermSet {
         let mut bigrams: Vec<String> = bigram_spans.into_iter().map(|s| s.text).collect();
         bigrams.sort_unstable();
         bigrams.dedup();
+        let mut unigrams: Vec<String> = unigram_spans.into_iter().map(|s| s.text).collect();
+        unigrams.sort_unstable();
+        unigrams.dedup();
         Self {
             words,
             bigrams,
+            unigrams,
             keys,
         }
     }
@@ -536,6 +760,7 @@ fn stopword_keys() -> &'static HashSet<String> {
         for w in ZH_STOPWORDS {
             set.insert(format!("{WORD_PREFIX}{w}"));
             set.insert(format!("{BIGRAM_PREFIX}{w}"));
+            set.insert(format!("{UNIGRAM_PREFIX}{w}"));
         }
         set
     })
@@ -560,6 +785,11 @@ pub(crate) fn is_stopword(key: &str) -> bool {
             && (bigram.chars().all(|c| ZH_FUNCTION_CHARS.contains(c))
                 || bigram.chars().any(|c| ZH_PARTICLES.contains(c)));
     }
+    if let Some(unigram) = key.strip_prefix(UNIGRAM_PREFIX) {
+        return unigram
+            .chars()
+            .all(|c| ZH_FUNCTION_CHARS.contains(c) || ZH_PARTICLES.contains(c));
+    }
     false
 }
 
@@ -567,9 +797,20 @@ pub(crate) fn is_stopword(key: &str) -> bool {
 /// segmentation mistakes, and half of them straddle word boundaries, so they count less.
 pub(crate) const BIGRAM_WEIGHT: f32 = 0.5;
 
-/// Whether a prefixed term key is a CJK bigram (including a lone CJK character).
+/// Whether a prefixed term key is a CJK bigram.
 pub(crate) fn is_bigram(key: &str) -> bool {
     key.starts_with(BIGRAM_PREFIX)
+}
+
+/// Weight multiplier for CJK characters relative to words, like [`BIGRAM_WEIGHT`]: one shared
+/// character is weak evidence (its idf is low when many words share it, like "货" or "退"), but
+/// several of them, or a rare one, still point to the right phrasing when the words and bigrams
+/// miss.
+pub(crate) const UNIGRAM_WEIGHT: f32 = 0.5;
+
+/// Whether a prefixed term key is a single CJK character.
+pub(crate) fn is_unigram(key: &str) -> bool {
+    key.starts_with(UNIGRAM_PREFIX)
 }
 
 #[cfg(test)]
@@ -577,15 +818,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bigram_tokenizer_emits_overlapping_cjk_bigrams_only() {
+    fn cjk_tokenizer_emits_characters_and_overlapping_bigrams_only() {
         let mut a = bigrams_analyzer();
         assert_eq!(
             tokens(&mut a, "快递到哪了"),
-            vec!["快递", "递到", "到哪", "哪了"]
+            vec!["快", "递", "到", "哪", "了", "快递", "递到", "到哪", "哪了"]
         );
         assert_eq!(
-            tokens(&mut a, "亲, iPhone 充电器?"),
-            vec!["亲", "充电", "电器"]
+            tokens(&mut a, "亲, USB 充电器?"),
+            vec!["亲", "充", "电", "器", "充电", "电器"]
         );
         assert!(tokens(&mut a, "hello world 🙂 。。。").is_empty());
     }
@@ -635,5 +876,44 @@ mod tests {
         assert!(is_stopword("b:在吗"));
         assert!(!is_stopword("w:return"));
         assert!(!is_stopword("b:快递"));
+    }
+
+    #[test]
+    fn characters_of_function_words_are_stopwords() {
+        assert!(is_stopword("u:的"));
+        assert!(is_stopword("u:吗"));
+        assert!(!is_stopword("u:货"));
+        let terms = TermSet::analyze("领券");
+        assert_eq!(terms.unigrams, vec!["券", "领"]);
+        assert_eq!(terms.bigrams, vec!["领券"]);
+    }
+
+    #[test]
+    fn regional_words_become_mainland_words() {
+        assert_eq!(prepare("請問多久會出貨"), "请问多久会发货");
+        assert_eq!(prepare("耳機保固多久"), "耳机保修多久");
+        assert_eq!(prepare("退款什麼時候到帳"), "退款什么时候到账");
+        // English text is left alone.
+        assert_eq!(prepare("Where is my parcel"), "where is my parcel");
+    }
+
+    #[test]
+    fn english_words_in_chinese_text_become_chinese_words() {
+        assert_eq!(prepare("coupon怎么用"), "coupon 优惠券怎么用");
+        assert_eq!(prepare("能开Invoice吗"), "能开invoice 发票吗");
+        assert_eq!(prepare("想找个real person聊"), "想找个real person 人工聊");
+        assert_eq!(prepare("SF express 几天到"), "sf express 顺丰 几天到");
+        // Unknown words stay, and so does text without Chinese.
+        assert_eq!(prepare("充电宝20000mAh"), "充电宝20000mah");
+        assert_eq!(prepare("coupon please"), "coupon please");
+    }
+
+    #[test]
+    fn english_synonyms_are_folded_before_stemming() {
+        let mut a = words_analyzer();
+        assert_eq!(
+            tokens(&mut a, "send my parcel"),
+            tokens(&mut a, "ship my package")
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value,
     STORED, STRING,
@@ -14,7 +14,8 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::analysis::{
-    bigrams_analyzer, words_analyzer, TermSet, BIGRAMS_TOKENIZER, WORDS_TOKENIZER,
+    bigrams_analyzer, is_cjk, is_stopword, words_analyzer, TermSet, BIGRAMS_TOKENIZER,
+    UNIGRAM_PREFIX, WORDS_TOKENIZER,
 };
 use crate::scoring::{calibrated, Stats, Weighted};
 use crate::{Article, Hit, KbError};
@@ -41,11 +42,23 @@ struct Fields {
     lang: Field,
     /// The phrasing analyzed into words (normalization, jieba, lowercase, English stemming).
     words: Field,
-    /// The phrasing analyzed into CJK bigrams.
+    /// The phrasing analyzed into CJK bigrams and characters.
     bigrams: Field,
+    /// The answer analyzed into words (answer documents only).
+    answer_words: Field,
+    /// The answer analyzed into CJK bigrams and characters (answer documents only).
+    answer_bigrams: Field,
 }
 
-/// The one schema of the phrasing index: one document per phrasing of an enabled article.
+/// The `phrasing` value of an article's answer document.
+const ANSWER_DOC: u64 = u64::MAX;
+
+/// Boost of the answer fields in the retrieval query: an answer's words are weaker evidence
+/// than a phrasing's (they only make an article a candidate; scoring decides).
+const ANSWER_BOOST: f32 = 0.3;
+
+/// The one schema of the phrasing index: one document per phrasing of an enabled article, plus
+/// one document for its answer.
 fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
     let article_id = builder.add_text_field("article_id", STRING | STORED);
@@ -60,12 +73,16 @@ fn schema() -> (Schema, Fields) {
     };
     let words = builder.add_text_field("words", analyzed(WORDS_TOKENIZER));
     let bigrams = builder.add_text_field("bigrams", analyzed(BIGRAMS_TOKENIZER));
+    let answer_words = builder.add_text_field("answer_words", analyzed(WORDS_TOKENIZER));
+    let answer_bigrams = builder.add_text_field("answer_bigrams", analyzed(BIGRAMS_TOKENIZER));
     let fields = Fields {
         article_id,
         phrasing,
         lang,
         words,
         bigrams,
+        answer_words,
+        answer_bigrams,
     };
     (builder.build(), fields)
 }
@@ -88,11 +105,14 @@ struct Phrasing {
 }
 
 /// An article with its phrasings: the standard question first, then the similar ones, without
-/// duplicates (after normalization) or blank ones.
+/// duplicates (after normalization) or blank ones; and its answer's term keys.
 #[derive(Debug, Clone)]
 struct Entry {
     article: Article,
     phrasings: Vec<Phrasing>,
+    /// The prefixed term keys of the answer, sorted: weak evidence for the words a customer
+    /// uses that no phrasing has ("visa", "杭州").
+    answer_keys: Vec<String>,
 }
 
 impl Entry {
@@ -115,7 +135,13 @@ impl Entry {
                 terms: TermSet::analyze_with(words, bigrams, text),
             });
         }
-        Ok(Self { article, phrasings })
+        let answer = TermSet::analyze_with(words, bigrams, &article.answer);
+        let answer_keys = answer.key_names().map(str::to_string).collect();
+        Ok(Self {
+            article,
+            phrasings,
+            answer_keys,
+        })
     }
 
     /// The phrasings that take part in search (none when the article is disabled).
@@ -163,7 +189,8 @@ struct Inner {
 }
 
 impl Inner {
-    /// Adds the tantivy documents of an entry (one per searchable phrasing).
+    /// Adds the tantivy documents of an entry (one per searchable phrasing, and one for the answer
+    /// of an enabled article).
     fn add_documents(&self, entry: &Entry) -> Result<(), KbError> {
         let f = self.fields;
         let lang = lang_of(&entry.article.locale);
@@ -174,6 +201,15 @@ impl Inner {
             doc.add_text(f.lang, &lang);
             doc.add_text(f.words, &p.text);
             doc.add_text(f.bigrams, &p.text);
+            self.writer.add_document(doc)?;
+        }
+        if entry.article.enabled {
+            let mut doc = TantivyDocument::default();
+            doc.add_text(f.article_id, &entry.article.id);
+            doc.add_u64(f.phrasing, ANSWER_DOC);
+            doc.add_text(f.lang, &lang);
+            doc.add_text(f.answer_words, &entry.article.answer);
+            doc.add_text(f.answer_bigrams, &entry.article.answer);
             self.writer.add_document(doc)?;
         }
         Ok(())
@@ -375,9 +411,15 @@ impl KnowledgeBase {
     /// empty vec. Any text is accepted: it is analyzed, never parsed as query syntax, and only
     /// its first 500 characters are used.
     ///
+    /// Candidates are the articles of the best-matching phrasings and answers (BM25); each is
+    /// scored on its best phrasing and its whole vocabulary (see [`Hit::score`]), its answer
+    /// counting as weaker evidence. With `locale` `None`, an article written in another script
+    /// than the query (English for a Chinese question, or the other way round) scores 0.8 of
+    /// its similarity, so the customer's language wins when both match.
+    ///
     /// `score` is a calibrated confidence in 0..=1 (see [`Hit::score`]): 1.0 for a stored
     /// phrasing itself (up to normalization), typically 0.5 and above for close paraphrases,
-    /// and below 0.3 for unrelated text on the demo knowledge base.
+    /// and below 0.35 for unrelated text on the demo knowledge base.
     pub fn search(
         &self,
         query: &str,
@@ -403,52 +445,62 @@ impl KnowledgeBase {
             &TopDocs::with_limit(depth).order_by_score(),
         )?;
 
-        let query = Weighted::new(&terms, &inner.stats);
-        // Per candidate article: its phrasings weighed, and its vocabulary (sorted keys).
-        let mut articles: HashMap<&str, (Vec<Weighted>, Vec<String>)> = HashMap::new();
-        let mut best: HashMap<&str, Hit> = HashMap::new();
+        // Candidate articles, with the best BM25 of their retrieved documents.
+        let mut candidates: HashMap<&str, f32> = HashMap::new();
         for (bm25, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
             let Some(id) = doc.get_first(f.article_id).and_then(|v| v.as_str()) else {
                 continue;
             };
-            let Some(ix) = doc
-                .get_first(f.phrasing)
-                .and_then(|v| v.as_u64())
-                .and_then(|ix| usize::try_from(ix).ok())
-            else {
+            let Some((id, _)) = inner.entries.get_key_value(id) else {
                 continue;
             };
-            let Some((id, entry)) = inner.entries.get_key_value(id) else {
-                continue;
-            };
-            let (phrasings, vocabulary) = articles
-                .entry(id.as_str())
-                .or_insert_with(|| weigh_article(entry, &inner.stats));
-            let (Some(phrasing), Some(weighted)) = (entry.searchable().get(ix), phrasings.get(ix))
-            else {
-                continue;
-            };
-            let score = calibrated(query.dice(weighted), query.coverage(vocabulary));
-            let better = best
-                .get(id.as_str())
-                .is_none_or(|hit| (score, bm25) > (hit.score, hit.bm25));
-            if better {
-                best.insert(
-                    id.as_str(),
-                    Hit {
-                        article_id: entry.article.id.clone(),
-                        question: entry.article.question.clone(),
-                        matched: phrasing.text.clone(),
-                        answer: entry.article.answer.clone(),
-                        category: entry.article.category.clone(),
-                        score,
-                        bm25,
-                    },
-                );
-            }
+            let best = candidates.entry(id.as_str()).or_insert(bm25);
+            *best = best.max(bm25);
         }
-        let mut hits: Vec<Hit> = best.into_values().collect();
+
+        // The script prior only arbitrates between languages when no locale filter chose one.
+        let query_script = if locale.map(lang_of).is_some_and(|lang| !lang.is_empty()) {
+            None
+        } else {
+            Script::of_text(&query)
+        };
+        let query = Weighted::new(&terms, &inner.stats);
+        let mut hits: Vec<Hit> = Vec::with_capacity(candidates.len());
+        for (id, bm25) in candidates {
+            let Some(entry) = inner.entries.get(id) else {
+                continue;
+            };
+            let (phrasings, vocabulary) = weigh_article(entry, &inner.stats);
+            // The best phrasing by Dice (the first one on ties: the standard question).
+            let mut matched: Option<(usize, f32)> = None;
+            for (ix, weighted) in phrasings.iter().enumerate() {
+                let dice = query.dice(weighted);
+                if matched.is_none_or(|(_, best)| dice > best) {
+                    matched = Some((ix, dice));
+                }
+            }
+            let Some((ix, dice)) = matched else {
+                continue;
+            };
+            let Some(phrasing) = entry.searchable().get(ix) else {
+                continue;
+            };
+            let coverage = query.coverage_with_answer(&vocabulary, &entry.answer_keys);
+            let mut score = calibrated(dice, coverage);
+            if query_script.is_some_and(|s| s != Script::of_locale(&entry.article.locale)) {
+                score *= CROSS_SCRIPT_FACTOR;
+            }
+            hits.push(Hit {
+                article_id: entry.article.id.clone(),
+                question: entry.article.question.clone(),
+                matched: phrasing.text.clone(),
+                answer: entry.article.answer.clone(),
+                category: entry.article.category.clone(),
+                score,
+                bm25,
+            });
+        }
         hits.sort_by(|a, b| {
             b.score
                 .total_cmp(&a.score)
@@ -460,20 +512,45 @@ impl KnowledgeBase {
     }
 }
 
-/// Builds the tantivy query: any analyzed term of the query in either text field (`Should`
-/// term queries), restricted to the locale's language group when one is given.
+/// Builds the tantivy query: any analyzed term of the query in the phrasing fields or (with a
+/// lower boost) the answer fields (`Should` term queries), restricted to the locale's language
+/// group when one is given.
 fn build_query(f: Fields, terms: &TermSet, locale: Option<&str>) -> Box<dyn Query> {
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    for (field, texts) in [(f.words, &terms.words), (f.bigrams, &terms.bigrams)] {
+    let mut phrasing_clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut answer_clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    // Function-word characters ("的", "吗") only matter for scoring: leaving them out of the
+    // query keeps the retrieval cheap on large indexes.
+    let unigrams: Vec<String> = terms
+        .unigrams
+        .iter()
+        .filter(|u| !is_stopword(&format!("{UNIGRAM_PREFIX}{u}")))
+        .cloned()
+        .collect();
+    let term_query = |field: Field, text: &str| -> (Occur, Box<dyn Query>) {
+        let term = Term::from_field_text(field, text);
+        (
+            Occur::Should,
+            Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+        )
+    };
+    for (field, answer_field, texts) in [
+        (f.words, f.answer_words, &terms.words),
+        (f.bigrams, f.answer_bigrams, &terms.bigrams),
+        (f.bigrams, f.answer_bigrams, &unigrams),
+    ] {
         for text in texts {
-            let term = Term::from_field_text(field, text);
-            clauses.push((
-                Occur::Should,
-                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
-            ));
+            phrasing_clauses.push(term_query(field, text));
+            answer_clauses.push(term_query(answer_field, text));
         }
     }
-    let any_term: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
+    let answers: Box<dyn Query> = Box::new(BoostQuery::new(
+        Box::new(BooleanQuery::new(answer_clauses)),
+        ANSWER_BOOST,
+    ));
+    let any_term: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+        (Occur::Should, Box::new(BooleanQuery::new(phrasing_clauses))),
+        (Occur::Should, answers),
+    ]));
     match locale.map(lang_of).filter(|lang| !lang.is_empty()) {
         None => any_term,
         Some(lang) => {
@@ -489,6 +566,43 @@ fn build_query(f: Fields, terms: &TermSet, locale: Option<&str>) -> Box<dyn Quer
                     Box::new(ConstScoreQuery::new(Box::new(lang), 0.0)),
                 ),
             ]))
+        }
+    }
+}
+
+/// Multiplier of the score of an article written in another script than the query (a Chinese
+/// question matching an English article through "iPhone" or "coupon", or the other way round):
+/// the customer reads the language they write, so such an article only wins when nothing in
+/// their language comes close.
+const CROSS_SCRIPT_FACTOR: f32 = 0.8;
+
+/// The writing system of a query or an article, for [`CROSS_SCRIPT_FACTOR`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Script {
+    /// Chinese (and Japanese or Korean) text.
+    Cjk,
+    /// Latin-alphabet text (English).
+    Latin,
+}
+
+impl Script {
+    /// The script of a query: CJK when it has any CJK character, Latin when it has ASCII
+    /// letters only, none when it has neither (digits, emoji).
+    fn of_text(text: &str) -> Option<Self> {
+        if text.chars().any(is_cjk) {
+            Some(Self::Cjk)
+        } else if text.chars().any(|c| c.is_ascii_alphabetic()) {
+            Some(Self::Latin)
+        } else {
+            None
+        }
+    }
+
+    /// The script of an article's locale: CJK for zh, ja and ko, Latin otherwise.
+    fn of_locale(locale: &str) -> Self {
+        match lang_of(locale).as_str() {
+            "zh" | "ja" | "ko" => Self::Cjk,
+            _ => Self::Latin,
         }
     }
 }

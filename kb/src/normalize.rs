@@ -7,7 +7,7 @@ use std::borrow::Cow;
 /// The steps, in order:
 /// - full-width ASCII variants (U+FF01..=U+FF5E, e.g. `ＡＢＣ１２３！`) become their
 ///   half-width forms (`ABC123!`), and the ideographic space U+3000 becomes a plain space;
-/// - Traditional Chinese is folded to Simplified (a seam for now, see [`to_simplified`]);
+/// - Traditional Chinese is folded to Simplified (see [`to_simplified`]);
 /// - everything is lowercased;
 /// - runs of whitespace collapse to one space, and the ends are trimmed.
 ///
@@ -45,15 +45,18 @@ fn fold_width(c: char) -> char {
     }
 }
 
-/// Folds Traditional Chinese characters to Simplified ones.
+/// Folds Traditional Chinese characters to Simplified ones ("請問運費怎麼算" -> "请问运费怎么算").
 ///
-/// This is the seam for the Traditional->Simplified conversion planned in a later issue: it
-/// is the identity today, so zh-TW articles and queries only match each other when they share
-/// characters. Replacing the body (for example with a character table) is enough for both the
-/// index and the queries to pick the conversion up, because every analysis path goes through
-/// [`normalize`].
+/// It uses the `fast2s` character table (with its few context rules, e.g. "乾隆" keeps its
+/// "乾"). Simplified text and non-CJK text pass through unchanged. Because every analysis path
+/// (indexing, querying, scoring) goes through [`normalize`], zh-TW articles and queries match
+/// zh-CN ones on the same words.
 fn to_simplified(text: &str) -> Cow<'_, str> {
-    Cow::Borrowed(text)
+    // Only CJK characters (3 bytes in UTF-8) can change: skip the conversion for plain ASCII.
+    if text.is_ascii() {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(fast2s::convert(text))
 }
 
 #[cfg(test)]
@@ -92,5 +95,30 @@ mod tests {
     fn other_characters_are_left_alone() {
         assert_eq!(normalize("快递到哪了？🙂"), "快递到哪了?🙂");
         assert_eq!(normalize("。。。"), "。。。");
+    }
+
+    #[test]
+    fn traditional_chinese_becomes_simplified() {
+        assert_eq!(normalize("請問運費怎麼算"), normalize("请问运费怎么算"));
+        assert_eq!(normalize("請問運費怎麼算"), "请问运费怎么算");
+        assert_eq!(normalize("退貨"), "退货");
+        assert_eq!(normalize("發票"), "发票");
+        assert_eq!(normalize("我的訂單還沒發貨嗎？"), "我的订单还没发货吗?");
+    }
+
+    #[test]
+    fn simplified_and_mixed_text_is_unchanged_by_the_folding() {
+        for text in [
+            "请问运费怎么算",
+            "iphone 充电器",
+            "满59包邮",
+            "where is my order",
+        ] {
+            assert_eq!(normalize(text), text);
+        }
+        assert_eq!(
+            normalize("ＡｉｒＰｏｄｓ耳機保固多久"),
+            "airpods耳机保固多久"
+        );
     }
 }

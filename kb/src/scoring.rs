@@ -6,13 +6,14 @@
 //! - the weighted share of the query covered by the article's whole vocabulary (all phrasings),
 //!
 //! where every term is weighted by a smoothed inverse document frequency over the indexed
-//! phrasings, scaled down for function words, CJK bigrams and bigrams that straddle a word
-//! boundary. An exact phrasing scores 1.0; unrelated text shares few, light terms and scores low.
+//! phrasings, scaled down for function words, CJK bigrams and single characters, and bigrams
+//! that straddle a word boundary. An exact phrasing scores 1.0; unrelated text shares few, light terms and scores low.
 
 use std::collections::HashMap;
 
 use crate::analysis::{
-    is_bigram, is_stopword, TermSet, BIGRAM_PREFIX, BIGRAM_WEIGHT, STOPWORD_WEIGHT, WORD_PREFIX,
+    is_bigram, is_stopword, is_unigram, TermSet, BIGRAM_PREFIX, BIGRAM_WEIGHT, STOPWORD_WEIGHT,
+    UNIGRAM_WEIGHT, WORD_PREFIX,
 };
 
 /// Weight of the vocabulary coverage in the final score; the rest is the weighted Dice
@@ -23,6 +24,11 @@ use crate::analysis::{
 /// coverage of the query by the article's whole vocabulary corrects that. Coverage alone would
 /// favour articles with many phrasings, hence the blend. An exact phrasing scores 1.0 on both.
 pub(crate) const COVERAGE_BLEND: f32 = 0.3;
+
+/// Share of a query term's weight that counts towards coverage when only the article's answer
+/// (not any phrasing) contains it: "do you accept visa" is answered by the article whose
+/// answer lists Visa, but a phrasing match is stronger evidence.
+pub(crate) const ANSWER_CREDIT: f32 = 0.5;
 
 /// Document frequencies of term keys over the searchable phrasings.
 #[derive(Debug, Default)]
@@ -65,6 +71,9 @@ impl Stats {
         }
         if is_bigram(key) {
             weight *= BIGRAM_WEIGHT;
+        }
+        if is_unigram(key) {
+            weight *= UNIGRAM_WEIGHT;
         }
         weight
     }
@@ -141,13 +150,22 @@ impl Weighted {
         (shared / total).clamp(0.0, 1.0)
     }
 
-    /// The weighted share of this text's terms found in `sorted_keys`.
-    pub fn coverage(&self, sorted_keys: &[String]) -> f32 {
+    /// The weighted share of this text's terms found in an article's phrasing vocabulary, where
+    /// terms found only in its answer count for [`ANSWER_CREDIT`] of their weight. Both key
+    /// lists are sorted.
+    pub fn coverage_with_answer(&self, vocabulary: &[String], answer: &[String]) -> f32 {
         let shared: f32 = self
             .terms
             .iter()
-            .filter(|(k, _)| sorted_keys.binary_search(k).is_ok())
-            .map(|(_, w)| *w)
+            .map(|(k, w)| {
+                if vocabulary.binary_search(k).is_ok() {
+                    *w
+                } else if answer.binary_search(k).is_ok() {
+                    ANSWER_CREDIT * w
+                } else {
+                    0.0
+                }
+            })
             .sum();
         if shared <= 0.0 || self.total <= 0.0 {
             return 0.0;

@@ -48,7 +48,8 @@ const PARAPHRASES: &[(&str, &str)] = &[
     ("can i pay with paypal", "kb-en-payment-1"),
     ("i'd like to cancel the order", "kb-en-cancel-1"),
     ("do you ship to the uk", "kb-en-shipping-3"),
-    ("can i get a vat invoice", "kb-en-invoice-1"),
+    // VAT invoices have their own article (company details, 3-5 working days).
+    ("can i get a vat invoice", "kb-en-invoice-2"),
     ("i got the wrong item", "kb-en-refund-3"),
     ("do you have this in stock", "kb-en-product-3"),
 ];

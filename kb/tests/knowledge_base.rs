@@ -387,7 +387,7 @@ fn article_json_fills_in_defaults() {
 #[test]
 fn demo_knowledge_base_covers_every_intent_in_both_languages() {
     let articles = demo_articles().expect("demo articles load");
-    assert!(articles.len() >= 48, "only {} articles", articles.len());
+    assert!(articles.len() >= 120, "only {} articles", articles.len());
     let ids: HashSet<&str> = articles.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids.len(), articles.len(), "ids are unique");
 
@@ -422,6 +422,8 @@ fn demo_knowledge_base_covers_every_intent_in_both_languages() {
         );
     }
     let zh = articles.iter().filter(|a| a.locale == "zh-CN").count();
+    let en = articles.iter().filter(|a| a.locale == "en").count();
+    assert!(zh >= 80 && en >= 40, "{zh} zh-CN and {en} en articles");
     let share = zh as f64 / articles.len() as f64;
     assert!(
         (0.6..=0.75).contains(&share),
@@ -430,4 +432,46 @@ fn demo_knowledge_base_covers_every_intent_in_both_languages() {
 
     let kb = KnowledgeBase::from_articles(articles.clone()).expect("demo kb builds");
     assert_eq!(kb.len(), articles.len());
+}
+
+#[test]
+fn traditional_chinese_queries_find_simplified_articles() {
+    let kb = KnowledgeBase::from_articles(demo_articles().expect("demo articles load"))
+        .expect("demo kb builds");
+    for (query, simplified) in [
+        ("運費多少錢", "运费多少钱"),
+        ("怎麼申請退貨", "怎么申请退货"),
+        ("發票怎麼開", "发票怎么开"),
+        ("我的快遞到哪裡了", "我的快递到哪里了"),
+    ] {
+        let traditional = kb.search(query, None, 3).expect("search");
+        let expected = kb.search(simplified, None, 3).expect("search");
+        let top = traditional.first().expect("a hit");
+        assert_eq!(
+            Some(&top.article_id),
+            expected.first().map(|h| &h.article_id),
+            "{query}"
+        );
+        assert!(top.score >= 0.99, "{query}: {top:?}");
+    }
+    // A zh-TW article is found by the Simplified question too.
+    let kb = small_kb();
+    assert_eq!(top_id(&kb, "怎么退货", None).as_deref(), Some("tw-refund"));
+}
+
+#[test]
+fn demo_phrasings_are_distinct_across_articles() {
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut clashes = Vec::new();
+    for a in demo_articles().expect("demo articles load") {
+        let mut own = HashSet::new();
+        for text in std::iter::once(&a.question).chain(&a.similar) {
+            let key = kb::normalize(text);
+            assert!(own.insert(key.clone()), "{}: {text:?} twice", a.id);
+            if let Some(other) = seen.insert(key, a.id.clone()) {
+                clashes.push(format!("{text:?}: {other} and {}", a.id));
+            }
+        }
+    }
+    assert!(clashes.is_empty(), "{}", clashes.join("\n"));
 }
