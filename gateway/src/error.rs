@@ -28,6 +28,9 @@ pub enum ApiError {
     Invalid(String),
     #[error("too many requests; retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
+    /// The store cannot be reached now (Redis down or paused); the client should retry.
+    #[error("the service is temporarily unavailable; retry in {retry_after} s")]
+    Unavailable { retry_after: u64 },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -50,6 +53,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Invalid(_) => "invalid_field",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Unavailable { .. } => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -57,7 +61,18 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.into())
+        match &e {
+            StoreError::Redis(r)
+                if r.is_io_error()
+                    || r.is_timeout()
+                    || r.is_connection_dropped()
+                    || r.is_connection_refusal() =>
+            {
+                tracing::warn!(error = %r, "store unavailable");
+                ApiError::Unavailable { retry_after: 1 }
+            }
+            _ => ApiError::Internal(e.into()),
+        }
     }
 }
 
@@ -72,6 +87,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -81,7 +97,8 @@ impl ResponseError for ApiError {
             tracing::error!(error = ?cause, "request failed");
         }
         let mut response = HttpResponse::build(self.status_code());
-        if let ApiError::RateLimited { retry_after } = self {
+        if let ApiError::RateLimited { retry_after } | ApiError::Unavailable { retry_after } = self
+        {
             response.insert_header(("Retry-After", retry_after.to_string()));
         }
         if let ApiError::Unauthorized(_) = self {

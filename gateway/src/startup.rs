@@ -6,7 +6,7 @@ use crate::error;
 use crate::routes;
 use crate::settings::{Settings, Storage};
 use crate::state::AppState;
-use crate::store::{EmbeddedStore, Store};
+use crate::store::{EmbeddedStore, RedisStore, Store};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
@@ -28,12 +28,15 @@ impl Application {
     /// (port 0 picks a free port). Nothing is served until [`Application::run_until_stopped`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let store: Arc<dyn Store> = match &settings.storage {
-            Storage::Embedded => Arc::new(
-                EmbeddedStore::open(&settings.data_dir)
-                    .with_context(|| format!("opening the data directory {}", settings.data_dir.display()))?,
-            ),
-            Storage::Redis { .. } => anyhow::bail!(
-                "GATEWAY_REDIS_URL is set, but the Redis backend is not built yet; unset it to use the embedded store"
+            Storage::Embedded => {
+                Arc::new(EmbeddedStore::open(&settings.data_dir).with_context(|| {
+                    format!("opening the data directory {}", settings.data_dir.display())
+                })?)
+            }
+            Storage::Redis { url, prefix } => Arc::new(
+                RedisStore::connect(url, prefix)
+                    .await
+                    .with_context(|| format!("connecting to Redis at {url}"))?,
             ),
         };
         store.put_meta("schema", "1").await?;

@@ -8,8 +8,10 @@
 //! Lua script in Redis. Callers never read-then-write across two calls.
 
 mod embedded;
+mod redis;
 
 pub use embedded::EmbeddedStore;
+pub use redis::RedisStore;
 
 use crate::domain::{
     Agent, AgentPatch, Conversation, ConversationState, GapRecord, Message, NewMessage,
@@ -22,6 +24,8 @@ use async_trait::async_trait;
 pub enum StoreError {
     #[error("storage backend failed")]
     Backend(#[from] redb::Error),
+    #[error("redis failed")]
+    Redis(#[from] ::redis::RedisError),
     #[error("a stored record could not be decoded")]
     Codec(#[from] serde_json::Error),
     #[error("the storage task failed: {0}")]

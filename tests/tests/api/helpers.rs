@@ -25,12 +25,25 @@ pub struct TestApp {
 }
 
 fn settings(dir: &Path) -> Settings {
+    // The same suite runs on both backends: the `api` binary on the embedded store, the
+    // `api_redis` binary on a real Redis, with a key prefix per data directory so tests run
+    // in parallel on one server and a restart on the same directory finds its data again.
+    let storage = if crate::backend::REDIS {
+        let name = dir.file_name().map(|n| n.to_string_lossy().replace(['{', '}'], "")).unwrap_or_default();
+        gateway::Storage::Redis {
+            url: std::env::var("GATEWAY_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into()),
+            prefix: format!("test-api-{}-{name}", std::process::id()),
+        }
+    } else {
+        gateway::Storage::Embedded
+    };
     Settings {
         bind: "127.0.0.1:0".into(),
         data_dir: dir.to_path_buf(),
         admin_key: Some(ADMIN_KEY.into()),
         demo: DemoSeed::KnowledgeBase,
         workers: 2,
+        storage,
         ..Settings::default()
     }
 }

@@ -3,6 +3,11 @@
 
 mod helpers;
 
+/// This binary runs the suite on the embedded store.
+mod backend {
+    pub const REDIS: bool = false;
+}
+
 mod durability;
 mod errors;
 mod journey;

@@ -1,0 +1,660 @@
+//! The Redis store: the same [`Store`] semantics as the embedded one, on a Redis server.
+//!
+//! # Keys
+//!
+//! Every key starts with the configured prefix and the shop as a hash tag, so that all keys of
+//! a shop live in one Redis Cluster slot and every multi-key script runs there too
+//! (`gw:{demo}:conv:c1`). After that comes the record kind, and the record's id comes last, so
+//! that no id can make one kind's key collide with another's:
+//!
+//! | key                          | type       | content                                       |
+//! |------------------------------|------------|-----------------------------------------------|
+//! | `P:{shop}:meta`              | hash       | key → value                                   |
+//! | `P:{shop}:token:{hash}`      | string     | [`TokenOwner`] JSON                           |
+//! | `P:{shop}:conv:{id}`         | string     | [`Conversation`] JSON                         |
+//! | `P:{shop}:seq:{id}`          | string     | the conversation's last `seq` (INCR)          |
+//! | `P:{shop}:msgs:{id}`         | sorted set | [`Message`] JSON, score = `seq`               |
+//! | `P:{shop}:cmid:{id}`         | hash       | `client_message_id` → `seq`                   |
+//! | `P:{shop}:ctx:{id}`          | string     | [`StoredContext`] JSON                        |
+//! | `P:{shop}:routing:{id}`      | list       | [`RoutingRecord`] JSON, oldest first          |
+//! | `P:{shop}:agents`            | hash       | agent id → [`Agent`] JSON                     |
+//! | `P:{shop}:queue:order`       | sorted set | ranks (score 0, so ordered by bytes)          |
+//! | `P:{shop}:queue:entries`     | hash       | conversation id → [`QueueEntry`] JSON         |
+//! | `P:{shop}:queue:ranks`       | hash       | conversation id → its rank in `queue:order`   |
+//! | `P:{shop}:gaps`              | list       | [`GapRecord`] JSON, newest first, capped      |
+//! | `P:{shop}:articles`          | hash       | article id → [`kb::Article`] JSON             |
+//!
+//! A queue rank is 40 hex digits and the conversation id: the priority (descending), the
+//! enqueue time's seconds and nanoseconds (ascending), each order-preserving and fixed-width,
+//! so the byte order of ranks is exactly [`router::queue_order`].
+//!
+//! # Atomicity
+//!
+//! Every method the trait describes as one step is one Lua script (`scripts/*.lua`, sent with
+//! EVALSHA); Redis runs a script without interleaving any other command, so nothing is ever
+//! read in Rust and written back. Records stay JSON; scripts decode them with `cjson` and
+//! encode them with their own encoder (`scripts/json.lua`), since Redis 7.0's `cjson` turns
+//! empty arrays into `{}` and large integers into floats. Times are passed in already
+//! serialised by chrono, so they are stored exactly as the embedded store stores them.
+//!
+//! # Durability
+//!
+//! A write is acknowledged when Redis has applied it; whether it survives a crash is the
+//! server's persistence setting (`appendonly yes` with `appendfsync always` for the embedded
+//! store's guarantee).
+
+use super::{Appended, Claim, QueueEntry, Store, StoreError};
+use crate::domain::{
+    Agent, AgentPatch, Conversation, ConversationState, GapRecord, Message, NewMessage,
+    RoutingRecord, StoredContext, TokenOwner,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, FromRedisValue, Script};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The one shop there is for now; its name is the hash tag of every key.
+const SHOP: &str = "demo";
+/// The most gap records kept; older ones are dropped.
+const MAX_GAPS: usize = 10_000;
+/// How long one connection attempt may take.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a command may take before the call fails. Longer than the client's default
+/// (500 ms): a script that timed out may still have run, so a timeout is worth avoiding.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The fixed-width part of a queue rank, before the conversation id.
+const RANK_LEN: usize = 40;
+
+const JSON_PRELUDE: &str = include_str!("scripts/json.lua");
+
+fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(value)?)
+}
+
+fn decode<T: DeserializeOwned>(json: &str) -> Result<T, StoreError> {
+    Ok(serde_json::from_str(json)?)
+}
+
+/// A time as chrono's serde writes it, so scripts store what the embedded store would.
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// The queue rank of an entry: its bytes order as [`router::queue_order`] orders entries.
+fn queue_rank(entry: &QueueEntry) -> String {
+    const SIGN: u64 = 1 << 63;
+    // Flipping the sign bit maps i64 order onto u64 order; `!` reverses it.
+    let priority = !((entry.priority as u64) ^ SIGN);
+    let seconds = (entry.enqueued_at.timestamp() as u64) ^ SIGN;
+    let nanos = entry.enqueued_at.timestamp_subsec_nanos();
+    format!(
+        "{priority:016x}{seconds:016x}{nanos:08x}{}",
+        entry.conversation_id
+    )
+}
+
+/// The scripts, each prepared once (its SHA-1 computed) and sent with EVALSHA.
+struct Scripts {
+    append_message: Script,
+    note_repeat: Script,
+    enqueue: Script,
+    queue: Script,
+    claim: Script,
+    finish: Script,
+    patch_agent: Script,
+    delete_idle_agent: Script,
+    write_articles: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        let with_prelude = |body: &str| Script::new(&format!("{JSON_PRELUDE}\n{body}"));
+        Self {
+            append_message: Script::new(include_str!("scripts/append_message.lua")),
+            note_repeat: with_prelude(include_str!("scripts/note_repeat.lua")),
+            enqueue: with_prelude(include_str!("scripts/enqueue.lua")),
+            queue: Script::new(include_str!("scripts/queue.lua")),
+            claim: with_prelude(include_str!("scripts/claim.lua")),
+            finish: with_prelude(include_str!("scripts/finish.lua")),
+            patch_agent: with_prelude(include_str!("scripts/patch_agent.lua")),
+            delete_idle_agent: Script::new(include_str!("scripts/delete_idle_agent.lua")),
+            write_articles: Script::new(include_str!("scripts/write_articles.lua")),
+        }
+    }
+}
+
+/// The Redis store. Cloning shares the connection, which reconnects by itself.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    /// `{prefix}:{shop}:`, the start of every key.
+    base: Arc<str>,
+    scripts: Arc<Scripts>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to `url` (e.g. `redis://127.0.0.1:6379/`), keeping every key under `prefix`.
+    ///
+    /// The prefix must not be empty nor contain `{` or `}`: the shop is the keys' hash tag.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        if prefix.is_empty() || prefix.contains(['{', '}']) {
+            return Err(StoreError::Task(format!(
+                "redis key prefix {prefix:?} must be non-empty and free of '{{' and '}}'"
+            )));
+        }
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECTION_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+        let connection = ConnectionManager::new_with_config(client, config).await?;
+        Ok(Self {
+            connection,
+            base: format!("{prefix}:{{{SHOP}}}:").into(),
+            scripts: Arc::new(Scripts::new()),
+        })
+    }
+
+    /// The prefix every key of this store starts with, hash tag included (`gw:{demo}:`).
+    pub fn key_base(&self) -> &str {
+        &self.base
+    }
+
+    fn key(&self, kind: &str) -> String {
+        format!("{}{kind}", self.base)
+    }
+
+    fn id_key(&self, kind: &str, id: &str) -> String {
+        format!("{}{kind}:{id}", self.base)
+    }
+
+    fn queue_keys(&self) -> [String; 3] {
+        [
+            self.key("queue:order"),
+            self.key("queue:entries"),
+            self.key("queue:ranks"),
+        ]
+    }
+
+    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        let mut connection = self.connection.clone();
+        Ok(cmd.query_async(&mut connection).await?)
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, cmd: &Cmd) -> Result<Option<T>, StoreError> {
+        let raw: Option<String> = self.query(cmd).await?;
+        raw.as_deref().map(decode).transpose()
+    }
+
+    async fn list_json<T: DeserializeOwned>(&self, cmd: &Cmd) -> Result<Vec<T>, StoreError> {
+        let raw: Vec<String> = self.query(cmd).await?;
+        raw.iter().map(|json| decode(json)).collect()
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.query(redis::cmd("HGET").arg(self.key("meta")).arg(key))
+            .await
+    }
+
+    async fn put_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.query(redis::cmd("HSET").arg(self.key("meta")).arg(key).arg(value))
+            .await
+    }
+
+    async fn put_token(&self, token_hash: &str, owner: &TokenOwner) -> Result<(), StoreError> {
+        let key = self.id_key("token", token_hash);
+        self.query(redis::cmd("SET").arg(key).arg(encode(owner)?))
+            .await
+    }
+
+    async fn get_token(&self, token_hash: &str) -> Result<Option<TokenOwner>, StoreError> {
+        self.get_json(redis::cmd("GET").arg(self.id_key("token", token_hash)))
+            .await
+    }
+
+    async fn put_conversation(&self, conversation: &Conversation) -> Result<(), StoreError> {
+        let key = self.id_key("conv", &conversation.id);
+        self.query(redis::cmd("SET").arg(key).arg(encode(conversation)?))
+            .await
+    }
+
+    async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
+        self.get_json(redis::cmd("GET").arg(self.id_key("conv", id)))
+            .await
+    }
+
+    async fn append_message(
+        &self,
+        conversation_id: &str,
+        message: NewMessage,
+    ) -> Result<Appended, StoreError> {
+        let stored = Message {
+            id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+            conversation_id: conversation_id.to_owned(),
+            seq: 0,
+            author: message.author,
+            text: message.text,
+            created_at: Utc::now(),
+            client_message_id: message.client_message_id,
+            bot: message.bot,
+        };
+        // The script numbers the message: it gets the JSON without `seq` and puts `seq` first.
+        let mut body = serde_json::to_value(&stored)?;
+        if let Some(fields) = body.as_object_mut() {
+            fields.remove("seq");
+        }
+        let body = serde_json::to_string(&body)?;
+        let client_id = stored.client_message_id.as_deref();
+        let mut connection = self.connection.clone();
+        let (created, json): (i64, String) = self
+            .scripts
+            .append_message
+            .key(self.id_key("seq", conversation_id))
+            .key(self.id_key("msgs", conversation_id))
+            .key(self.id_key("cmid", conversation_id))
+            .arg(if client_id.is_some() { "1" } else { "0" })
+            .arg(client_id.unwrap_or_default())
+            .arg(body)
+            .invoke_async(&mut connection)
+            .await?;
+        Ok(Appended {
+            message: decode(&json)?,
+            created: created == 1,
+        })
+    }
+
+    async fn messages(
+        &self,
+        conversation_id: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let count = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.list_json(
+            redis::cmd("ZRANGEBYSCORE")
+                .arg(self.id_key("msgs", conversation_id))
+                .arg(format!("({after_seq}"))
+                .arg("+inf")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(count),
+        )
+        .await
+    }
+
+    async fn note_repeat(&self, conversation_id: &str) -> Result<u32, StoreError> {
+        let mut connection = self.connection.clone();
+        Ok(self
+            .scripts
+            .note_repeat
+            .key(self.id_key("conv", conversation_id))
+            .invoke_async(&mut connection)
+            .await?)
+    }
+
+    async fn put_context(
+        &self,
+        conversation_id: &str,
+        context: &StoredContext,
+    ) -> Result<(), StoreError> {
+        let key = self.id_key("ctx", conversation_id);
+        self.query(redis::cmd("SET").arg(key).arg(encode(context)?))
+            .await
+    }
+
+    async fn get_context(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<StoredContext>, StoreError> {
+        self.get_json(redis::cmd("GET").arg(self.id_key("ctx", conversation_id)))
+            .await
+    }
+
+    async fn push_routing(
+        &self,
+        conversation_id: &str,
+        record: &RoutingRecord,
+    ) -> Result<(), StoreError> {
+        let key = self.id_key("routing", conversation_id);
+        let _length: u64 = self
+            .query(redis::cmd("RPUSH").arg(key).arg(encode(record)?))
+            .await?;
+        Ok(())
+    }
+
+    async fn routing(&self, conversation_id: &str) -> Result<Vec<RoutingRecord>, StoreError> {
+        let key = self.id_key("routing", conversation_id);
+        self.list_json(redis::cmd("LRANGE").arg(key).arg(0).arg(-1))
+            .await
+    }
+
+    async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError> {
+        let json = encode(agent)?;
+        self.query(
+            redis::cmd("HSET")
+                .arg(self.key("agents"))
+                .arg(&agent.id)
+                .arg(json),
+        )
+        .await
+    }
+
+    async fn get_agent(&self, id: &str) -> Result<Option<Agent>, StoreError> {
+        self.get_json(redis::cmd("HGET").arg(self.key("agents")).arg(id))
+            .await
+    }
+
+    async fn list_agents(&self) -> Result<Vec<Agent>, StoreError> {
+        let mut agents: Vec<Agent> = self
+            .list_json(redis::cmd("HVALS").arg(self.key("agents")))
+            .await?;
+        agents.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(agents)
+    }
+
+    async fn patch_agent(&self, id: &str, patch: AgentPatch) -> Result<Option<Agent>, StoreError> {
+        // Destructured so that a new patch field fails to compile here until it is sent.
+        let AgentPatch {
+            name,
+            skills,
+            max_concurrent,
+            role,
+            presence,
+        } = patch;
+        let mut fields = serde_json::Map::new();
+        if let Some(name) = name {
+            fields.insert("name".into(), serde_json::to_value(name)?);
+        }
+        if let Some(skills) = skills {
+            fields.insert("skills".into(), serde_json::to_value(skills)?);
+        }
+        if let Some(max_concurrent) = max_concurrent {
+            fields.insert(
+                "max_concurrent".into(),
+                serde_json::to_value(max_concurrent)?,
+            );
+        }
+        if let Some(role) = role {
+            fields.insert("role".into(), serde_json::to_value(role)?);
+        }
+        if let Some(presence) = presence {
+            fields.insert("presence".into(), serde_json::to_value(presence)?);
+        }
+        let mut connection = self.connection.clone();
+        let json: Option<String> = self
+            .scripts
+            .patch_agent
+            .key(self.key("agents"))
+            .arg(id)
+            .arg(serde_json::to_string(&fields)?)
+            .invoke_async(&mut connection)
+            .await?;
+        json.as_deref().map(decode).transpose()
+    }
+
+    async fn delete_idle_agent(&self, id: &str) -> Result<Result<bool, usize>, StoreError> {
+        let mut connection = self.connection.clone();
+        let outcome: i64 = self
+            .scripts
+            .delete_idle_agent
+            .key(self.key("agents"))
+            .arg(id)
+            .invoke_async(&mut connection)
+            .await?;
+        Ok(match outcome {
+            -1 => Ok(false),
+            0 => Ok(true),
+            held => Err(usize::try_from(held).unwrap_or(usize::MAX)),
+        })
+    }
+
+    async fn enqueue(
+        &self,
+        entry: &QueueEntry,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let [order, entries, ranks] = self.queue_keys();
+        let mut connection = self.connection.clone();
+        let json: Option<String> = self
+            .scripts
+            .enqueue
+            .key(self.id_key("conv", &entry.conversation_id))
+            .key(order)
+            .key(entries)
+            .key(ranks)
+            .arg(&entry.conversation_id)
+            .arg(queue_rank(entry))
+            .arg(encode(entry)?)
+            .arg(rfc3339(now))
+            .invoke_async(&mut connection)
+            .await?;
+        json.as_deref().map(decode).transpose()
+    }
+
+    async fn queue(&self) -> Result<Vec<QueueEntry>, StoreError> {
+        let [order, entries, _] = self.queue_keys();
+        let mut connection = self.connection.clone();
+        let raw: Vec<String> = self
+            .scripts
+            .queue
+            .key(order)
+            .key(entries)
+            .arg(RANK_LEN)
+            .invoke_async(&mut connection)
+            .await?;
+        raw.iter().map(|json| decode(json)).collect()
+    }
+
+    async fn claim(
+        &self,
+        conversation_id: &str,
+        agent_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        let [order, entries, ranks] = self.queue_keys();
+        let mut connection = self.connection.clone();
+        let claimed: Option<(String, String)> = self
+            .scripts
+            .claim
+            .key(self.id_key("conv", conversation_id))
+            .key(self.key("agents"))
+            .key(order)
+            .key(entries)
+            .key(ranks)
+            .arg(conversation_id)
+            .arg(agent_id)
+            .arg(rfc3339(now))
+            .invoke_async(&mut connection)
+            .await?;
+        Ok(match claimed {
+            None => Claim::Stale,
+            Some((conversation, agent)) => Claim::Claimed {
+                conversation: Box::new(decode(&conversation)?),
+                agent: Box::new(decode(&agent)?),
+            },
+        })
+    }
+
+    async fn finish(
+        &self,
+        conversation_id: &str,
+        state: ConversationState,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Conversation, Option<Agent>)>, StoreError> {
+        let state = serde_json::to_value(state)?;
+        let Some(state) = state.as_str() else {
+            return Err(StoreError::Task(format!(
+                "conversation state {state} is not a string"
+            )));
+        };
+        let [order, entries, ranks] = self.queue_keys();
+        let mut connection = self.connection.clone();
+        let finished: Option<Vec<String>> = self
+            .scripts
+            .finish
+            .key(self.id_key("conv", conversation_id))
+            .key(self.key("agents"))
+            .key(order)
+            .key(entries)
+            .key(ranks)
+            .arg(conversation_id)
+            .arg(state)
+            .arg(rfc3339(now))
+            .invoke_async(&mut connection)
+            .await?;
+        let Some(finished) = finished else {
+            return Ok(None);
+        };
+        let mut parts = finished.iter();
+        let Some(conversation) = parts.next() else {
+            return Err(StoreError::Task("finish script returned nothing".into()));
+        };
+        let agent = parts.next().map(|json| decode(json)).transpose()?;
+        Ok(Some((decode(conversation)?, agent)))
+    }
+
+    async fn push_gap(&self, gap: &GapRecord) -> Result<(), StoreError> {
+        let key = self.key("gaps");
+        let mut connection = self.connection.clone();
+        redis::pipe()
+            .atomic()
+            .cmd("LPUSH")
+            .arg(&key)
+            .arg(encode(gap)?)
+            .ignore()
+            .cmd("LTRIM")
+            .arg(&key)
+            .arg(0)
+            .arg(MAX_GAPS - 1)
+            .ignore()
+            .query_async::<()>(&mut connection)
+            .await?;
+        Ok(())
+    }
+
+    async fn gaps(&self, limit: usize) -> Result<Vec<GapRecord>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let stop = i64::try_from(limit - 1).unwrap_or(i64::MAX);
+        self.list_json(redis::cmd("LRANGE").arg(self.key("gaps")).arg(0).arg(stop))
+            .await
+    }
+
+    async fn put_article(&self, article: &kb::Article) -> Result<(), StoreError> {
+        let json = encode(article)?;
+        self.query(
+            redis::cmd("HSET")
+                .arg(self.key("articles"))
+                .arg(&article.id)
+                .arg(json),
+        )
+        .await
+    }
+
+    async fn get_article(&self, id: &str) -> Result<Option<kb::Article>, StoreError> {
+        self.get_json(redis::cmd("HGET").arg(self.key("articles")).arg(id))
+            .await
+    }
+
+    async fn write_articles(
+        &self,
+        articles: &[kb::Article],
+        replace: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let key = self.key("articles");
+        let mut invocation = self.scripts.write_articles.key(&key);
+        invocation.arg(if replace { "1" } else { "0" });
+        for article in articles {
+            invocation.arg(&article.id).arg(encode(article)?);
+        }
+        let mut connection = self.connection.clone();
+        let mut deleted: Vec<String> = invocation.invoke_async(&mut connection).await?;
+        deleted.sort();
+        Ok(deleted)
+    }
+
+    async fn delete_article(&self, id: &str) -> Result<bool, StoreError> {
+        let removed: u64 = self
+            .query(redis::cmd("HDEL").arg(self.key("articles")).arg(id))
+            .await?;
+        Ok(removed > 0)
+    }
+
+    async fn list_articles(&self) -> Result<Vec<kb::Article>, StoreError> {
+        let mut articles: Vec<kb::Article> = self
+            .list_json(redis::cmd("HVALS").arg(self.key("articles")))
+            .await?;
+        articles.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(articles)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn entry(id: &str, priority: i64, at: DateTime<Utc>) -> QueueEntry {
+        QueueEntry {
+            conversation_id: id.into(),
+            required_skills: Default::default(),
+            priority,
+            enqueued_at: at,
+        }
+    }
+
+    #[test]
+    fn queue_ranks_sort_like_the_router_orders_the_queue() {
+        let t = |s: i64, n: u32| Utc.timestamp_opt(s, n).single().expect("valid time");
+        let entries = vec![
+            entry("a", 0, t(1_000, 5)),
+            entry("b", 0, t(1_000, 4)),
+            entry("c", -3, t(-50, 0)),
+            entry("d", i64::MAX, t(2_000, 0)),
+            entry("e", i64::MIN, t(0, 0)),
+            entry("f", 7, t(1_000, 0)),
+            entry("g", 7, t(1_000, 0)),
+            entry("f0", 7, t(1_000, 0)),
+            entry("h", -1, t(-60, 999_999_999)),
+            entry("i", 1, t(i64::from(u32::MAX) * 10, 1)),
+        ];
+        let expected: Vec<&str> = router::queue_order(&entries)
+            .iter()
+            .map(|w| w.conversation_id.as_str())
+            .collect();
+        let mut ranks: Vec<String> = entries.iter().map(queue_rank).collect();
+        ranks.sort();
+        let ranked: Vec<&str> = ranks.iter().map(|r| &r[RANK_LEN..]).collect();
+        assert_eq!(ranked, expected);
+    }
+
+    #[test]
+    fn times_are_written_as_chrono_serialises_them() -> Result<(), serde_json::Error> {
+        for nanos in [0, 1_000, 131_789_162, 999_999_999] {
+            let at = Utc
+                .timestamp_opt(1_795_000_000, nanos)
+                .single()
+                .expect("valid time");
+            assert_eq!(serde_json::to_value(at)?, rfc3339(at));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,24 @@
+//! The black-box suite again, on a real Redis (127.0.0.1:6379, or `GATEWAY_TEST_REDIS_URL`).
+//! Each test's keys carry their own prefix.
+
+/// This binary runs the suite on Redis.
+mod backend {
+    pub const REDIS: bool = true;
+}
+
+#[path = "api/helpers.rs"]
+mod helpers;
+#[path = "api/durability.rs"]
+mod durability;
+#[path = "api/errors.rs"]
+mod errors;
+#[path = "api/journey.rs"]
+mod journey;
+#[path = "api/knowledge_base.rs"]
+mod knowledge_base;
+#[path = "api/ops.rs"]
+mod ops;
+#[path = "api/routing.rs"]
+mod routing;
+#[path = "api/websocket.rs"]
+mod websocket;
