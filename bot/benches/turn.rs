@@ -8,8 +8,30 @@ use std::time::{Duration, Instant};
 /// The demo articles plus product-specific variants, up to `n` articles.
 fn articles(n: usize) -> Result<Vec<kb::Article>, kb::KbError> {
     let demo = kb::demo_articles()?;
-    let products_zh = ["纯棉T恤", "运动鞋", "蓝牙耳机", "充电宝", "羽绒服", "牛仔裤", "智能手表", "双肩包", "连衣裙", "数据线"];
-    let products_en = ["cotton tee", "running shoes", "earbuds", "power bank", "down jacket", "jeans", "smartwatch", "backpack", "dress", "usb cable"];
+    let products_zh = [
+        "纯棉T恤",
+        "运动鞋",
+        "蓝牙耳机",
+        "充电宝",
+        "羽绒服",
+        "牛仔裤",
+        "智能手表",
+        "双肩包",
+        "连衣裙",
+        "数据线",
+    ];
+    let products_en = [
+        "cotton tee",
+        "running shoes",
+        "earbuds",
+        "power bank",
+        "down jacket",
+        "jeans",
+        "smartwatch",
+        "backpack",
+        "dress",
+        "usb cable",
+    ];
     let mut out = demo.clone();
     let mut round = 0;
     while out.len() < n {
@@ -18,8 +40,18 @@ fn articles(n: usize) -> Result<Vec<kb::Article>, kb::KbError> {
                 break;
             }
             let zh = a.locale.starts_with("zh");
-            let product = if zh { products_zh[round % 10] } else { products_en[round % 10] };
-            let phrase = |q: &str| if zh { format!("{product}{q}") } else { format!("{q} ({product})") };
+            let product = if zh {
+                products_zh[round % 10]
+            } else {
+                products_en[round % 10]
+            };
+            let phrase = |q: &str| {
+                if zh {
+                    format!("{product}{q}")
+                } else {
+                    format!("{q} ({product})")
+                }
+            };
             out.push(kb::Article {
                 id: format!("{}-v{round}", a.id),
                 question: phrase(&a.question),
@@ -46,7 +78,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let turns: Vec<(String, bot::CustomerInfo)> = scenarios
         .iter()
         .flat_map(|s| {
-            let info = bot::CustomerInfo { language: models::Language::from_locale(&s.locale), vip: s.vip };
+            let info = bot::CustomerInfo {
+                language: models::Language::from_locale(&s.locale),
+                vip: s.vip,
+            };
             s.turns.iter().map(move |t| (t.customer.clone(), info))
         })
         .collect();

@@ -15,7 +15,7 @@ pub mod scenarios;
 mod triggers;
 
 pub use entities::{extract_entities, extract_entities_with, mask, Entities, EntityConfig};
-use triggers::{asks_for_human, human_only_action, says_not_helpful};
+use triggers::{asks_for_human, human_only_action, payment_problem, says_not_helpful};
 
 use kb::{Hit, KnowledgeBase};
 use models::{Intent, IntentPrediction, Language, Nlu, Sentiment, SentimentPrediction};
@@ -59,7 +59,9 @@ pub enum HandoffReason {
 /// The bot's tunable thresholds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BotConfig {
-    /// A top hit at or above this calibrated score is answered directly.
+    /// A top hit at or above this calibrated score is answered when the intent model agrees
+    /// with its category (at or above [`BotConfig::answer_alone_threshold`] it is answered
+    /// anyway).
     pub answer_threshold: f32,
     /// Hits at or above this score are offered as "did you mean"; below it nothing matched.
     pub clarify_threshold: f32,
@@ -72,12 +74,18 @@ pub struct BotConfig {
     pub repeat_similarity: f32,
     /// Whether actions only a person may take hand off at once.
     pub hand_off_human_only_actions: bool,
-    /// P(negative) at or above which a message is angry enough to go to a person at once.
+    /// P(negative) at or above which a message is angry enough to go to a person at once,
+    /// whatever its intent. The sentiment model also rates curt neutral questions quite
+    /// negative, so alone it must be nearly certain.
     pub anger_negative: f32,
-    /// P(negative) at or above which a complaint goes to a person.
+    /// P(negative) at or above which a complaint counts as angry (reason `anger`).
+    pub angry_complaint_negative: f32,
+    /// P(negative) at or above which a complaint goes to a person (reason `complaint`).
     pub complaint_negative: f32,
-    /// P(negative) at or above which a VIP's payment question counts as a payment problem.
-    pub vip_payment_problem_negative: f32,
+    /// Intent confidence at or above which a message counts as a complaint.
+    pub complaint_confidence: f32,
+    /// A hit this good is answered whatever the intent model says.
+    pub answer_alone_threshold: f32,
     /// Intent confidence at or above which the model alone recognises a request for a person
     /// in wordings the keyword list does not know.
     pub model_human_confidence: f32,
@@ -86,15 +94,17 @@ pub struct BotConfig {
 impl Default for BotConfig {
     fn default() -> Self {
         Self {
-            answer_threshold: 0.6,
+            answer_threshold: 0.35,
             clarify_threshold: 0.35,
             clarify_options: 3,
             max_failed_turns: 2,
             repeat_similarity: 0.8,
             hand_off_human_only_actions: true,
-            anger_negative: 0.9,
-            complaint_negative: 0.5,
-            vip_payment_problem_negative: 0.3,
+            anger_negative: 0.99,
+            angry_complaint_negative: 0.85,
+            complaint_negative: 0.35,
+            complaint_confidence: 0.35,
+            answer_alone_threshold: 0.55,
             model_human_confidence: 0.85,
         }
     }
@@ -239,6 +249,32 @@ impl Bot {
         }
         let social = predicted.is_confident()
             && matches!(predicted.label, Intent::Greeting | Intent::ThanksGoodbye);
+        if let Some(hit) = self.chosen_option(transcript, normalized) {
+            return answer(hit, language);
+        }
+        if config.hand_off_human_only_actions && human_only_action(normalized).is_some() {
+            return handoff(
+                vec![HandoffReason::HumanOnlyAction],
+                predicted.resolved(),
+                1.0,
+                language,
+            );
+        }
+        let complaint = predicted.label == Intent::Complaint
+            && predicted.confidence >= config.complaint_confidence;
+        if complaint && negativity >= config.complaint_negative {
+            let reason = if negativity >= config.angry_complaint_negative {
+                HandoffReason::Anger
+            } else {
+                HandoffReason::Complaint
+            };
+            return handoff(
+                vec![reason],
+                Intent::Complaint,
+                predicted.confidence,
+                language,
+            );
+        }
         if negativity >= config.anger_negative && !social {
             return handoff(
                 vec![HandoffReason::Anger],
@@ -246,9 +282,6 @@ impl Bot {
                 predicted.confidence,
                 language,
             );
-        }
-        if let Some(hit) = self.chosen_option(transcript, normalized) {
-            return answer(hit, language);
         }
 
         let hits = self
@@ -259,7 +292,7 @@ impl Bot {
                 Vec::new()
             });
         let top_score = hits.first().map_or(0.0, |h| h.score);
-        let kb_intent = hits
+        let kb_intent: Option<Intent> = hits
             .first()
             .filter(|h| h.score >= config.clarify_threshold)
             .and_then(|h| h.category.parse().ok());
@@ -269,20 +302,9 @@ impl Bot {
             kb_intent.unwrap_or(Intent::Other)
         };
 
-        if intent == Intent::Complaint && negativity >= config.complaint_negative {
-            return handoff(
-                vec![HandoffReason::Complaint],
-                intent,
-                predicted.confidence,
-                language,
-            );
-        }
-        if config.hand_off_human_only_actions && human_only_action(normalized).is_some() {
-            return handoff(vec![HandoffReason::HumanOnlyAction], intent, 1.0, language);
-        }
         let sensitive = match intent {
             Intent::ReturnRefund | Intent::Complaint => true,
-            Intent::Payment => negativity >= config.vip_payment_problem_negative,
+            Intent::Payment => payment_problem(normalized),
             _ => false,
         };
         if vip && sensitive {
@@ -295,7 +317,11 @@ impl Bot {
         }
         if !social
             && !matches!(intent, Intent::Greeting | Intent::ThanksGoodbye)
-            && self.asked_before(transcript, normalized)
+            && self.asked_before(
+                transcript,
+                normalized,
+                hits.first().filter(|h| h.score >= config.clarify_threshold),
+            )
         {
             return handoff(
                 vec![HandoffReason::RepeatedQuestion],
@@ -305,7 +331,14 @@ impl Bot {
             );
         }
 
-        let confident = hits.first().filter(|h| h.score >= config.answer_threshold);
+        // Answer a hit that is good on its own, or a fair one whose category the intent model
+        // confirms: two independent readings agreeing are rarely both wrong.
+        let confident = hits.first().filter(|h| {
+            h.score >= config.answer_alone_threshold
+                || (h.score >= config.answer_threshold
+                    && predicted.is_confident()
+                    && h.category == predicted.label.label())
+        });
         let not_helpful = says_not_helpful(normalized);
         if let Some(top) = confident {
             // "That didn't help" matching the answer just given is a complaint about it, not
@@ -355,23 +388,33 @@ impl Bot {
         }
     }
 
-    /// Whether the customer sent this question to the bot before, in this bot session.
-    fn asked_before(&self, transcript: &[Line], normalized: &str) -> bool {
+    /// Whether the customer asks again what they asked the bot before, in this bot session:
+    /// a (nearly) identical message, or one whose best article the bot already answered.
+    fn asked_before(&self, transcript: &[Line], normalized: &str, top: Option<&Hit>) -> bool {
         let session = transcript
             .iter()
             .rposition(|l| matches!(l.role, Role::Agent | Role::System))
             .map_or(transcript, |i| &transcript[i + 1..]);
-        session
-            .iter()
-            .filter(|l| l.role == Role::Customer)
-            .map(|l| kb::normalize(&l.text))
-            // A bare number picks a clarifying option; picking the same one twice is no repeat.
-            .filter(|earlier| {
-                !earlier
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c.is_whitespace())
+        let answered_again = top.is_some_and(|hit| {
+            session.iter().filter_map(|l| l.bot.as_ref()).any(|m| {
+                m.decision == DecisionKind::Answer
+                    && m.article_id.as_deref() == Some(hit.article_id.as_str())
             })
-            .any(|earlier| kb::similarity(&earlier, normalized) >= self.config.repeat_similarity)
+        });
+        answered_again
+            || session
+                .iter()
+                .filter(|l| l.role == Role::Customer)
+                .map(|l| kb::normalize(&l.text))
+                // A bare number picks a clarifying option; picking the same one twice is no repeat.
+                .filter(|earlier| {
+                    !earlier
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || c.is_whitespace())
+                })
+                .any(|earlier| {
+                    kb::similarity(&earlier, normalized) >= self.config.repeat_similarity
+                })
     }
 
     /// The customer pressed "talk to a person".

@@ -123,6 +123,33 @@ const NOT_HELPFUL: &[&str] = &[
     "that's not it",
 ];
 
+/// Words that make a payment question a payment problem (a sensitive matter for a VIP).
+const PAYMENT_PROBLEM: &[&str] = &[
+    "失败",
+    "不成功",
+    "扣款",
+    "扣了",
+    "没到账",
+    "未到账",
+    "异常",
+    "付不了",
+    "支付不了",
+    "显示未付款",
+    "fail",
+    "declin",
+    "charged",
+    "unpaid",
+    "error",
+    "didn't go through",
+    "did not go through",
+    "not go through",
+];
+
+/// Whether a payment question reports something gone wrong.
+pub fn payment_problem(normalized: &str) -> bool {
+    PAYMENT_PROBLEM.iter().any(|p| normalized.contains(p))
+}
+
 fn words(normalized: &str) -> impl Iterator<Item = &str> {
     normalized
         .split(|c: char| !c.is_ascii_alphanumeric())
@@ -180,6 +207,14 @@ mod tests {
             Some("double_charge")
         );
         assert_eq!(human_only_action("多久发货"), None);
+    }
+
+    #[test]
+    fn english_request_words_match_whole_words_only() {
+        assert!(asks_for_human("can i talk to an agent"));
+        assert!(asks_for_human("agents please"));
+        assert!(!asks_for_human("agentic reagent"));
+        assert!(!asks_for_human("humanity"));
     }
 
     #[test]
