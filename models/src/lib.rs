@@ -1,14 +1,45 @@
 //! What a customer message means: its language, its intent and its sentiment.
 //!
 //! This crate owns the labels the rest of the product speaks in ([`Intent`], [`Sentiment`],
-//! [`Language`]) and the mapping from an intent to the agent skill it needs. The trained candle
-//! classifiers arrive in a later issue and will live here too, behind the same types; until
-//! then the bot derives intent from the knowledge-base article it matched. This crate does no
-//! I/O, knows nothing of HTTP and never downloads anything.
+//! [`Language`]), the mapping from an intent to the agent skill it needs, and the two small
+//! classifiers that put those labels on a message: [`Nlu::intent`] (14 intents, calibrated
+//! confidence, [`INTENT_CONFIDENCE_THRESHOLD`] for out-of-scope) and [`Nlu::sentiment`].
+//!
+//! Each classifier is a fastText-style candle network ([`FastText`]: averaged embeddings of
+//! tokens and hashed token n-grams, then a one-hidden-layer MLP) over the project's own
+//! WordPiece `tokenizer.json`. A model directory holds `config.json` ([`ModelConfig`], with
+//! `id2label`), `tokenizer.json` and `model.safetensors`; the trained ones are committed under
+//! `models/weights/` and compiled in ([`Nlu::shipped`]). Training and evaluation are the
+//! `train` and `eval` examples, built on [`data`], [`train`] and [`metrics`].
+//!
+//! What it is not: no transformer, no GPU, no I/O at prediction time, nothing downloaded,
+//! no HTTP, and no text normalisation of its own — callers pass text already normalised with
+//! the bot's normaliser (`kb::normalize`), the form the models were trained on.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+
+mod classifier;
+mod config;
+pub mod data;
+mod error;
+pub mod evaluate;
+mod features;
+pub mod metrics;
+mod model;
+mod nlu;
+pub mod train;
+
+pub use classifier::{argmax, softmax, Classifier, CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
+pub use config::{ModelConfig, Task, ARCHITECTURE};
+pub use error::ModelError;
+pub use features::{has_signal, stable_hash, truncate_chars, Featurizer};
+pub use model::{FastText, Head};
+pub use nlu::{
+    decide_sentiment, IntentPrediction, Nlu, SentimentPrediction, SentimentProbabilities,
+    INTENT_CONFIDENCE_THRESHOLD, TOP_INTENTS,
+};
 
 /// The fourteen v1 intents of a customer message (see the HTTP contract).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -120,6 +151,42 @@ pub enum Sentiment {
     Positive,
 }
 
+impl Sentiment {
+    /// Every sentiment, in class order.
+    pub const ALL: [Sentiment; 3] = [Sentiment::Negative, Sentiment::Neutral, Sentiment::Positive];
+
+    /// The snake_case label used on the wire and in the training data.
+    pub fn label(self) -> &'static str {
+        match self {
+            Sentiment::Negative => "negative",
+            Sentiment::Neutral => "neutral",
+            Sentiment::Positive => "positive",
+        }
+    }
+}
+
+impl fmt::Display for Sentiment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// A label that is not one of the three sentiments.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown sentiment label {0:?}")]
+pub struct UnknownSentiment(pub String);
+
+impl FromStr for Sentiment {
+    type Err = UnknownSentiment;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Sentiment::ALL
+            .into_iter()
+            .find(|sentiment| sentiment.label() == s)
+            .ok_or_else(|| UnknownSentiment(s.to_owned()))
+    }
+}
+
 /// The language a message is written in, which also picks the agent's language skill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -178,6 +245,10 @@ mod tests {
             assert_eq!(intent.label().parse::<Intent>(), Ok(intent));
         }
         assert!("refund".parse::<Intent>().is_err());
+        for sentiment in Sentiment::ALL {
+            assert_eq!(sentiment.label().parse::<Sentiment>(), Ok(sentiment));
+        }
+        assert!("angry".parse::<Sentiment>().is_err());
     }
 
     #[test]

@@ -375,9 +375,12 @@ async fn a_restart_rebuilds_the_same_index_from_the_store() -> Result<()> {
     ];
     // Raw BM25 shifts after a rebuild (tantivy counts deleted documents until segments
     // merge); the hits, their order and the calibrated scores must not.
+    // Scores are compared to 5 decimals: sums over hash maps may differ in the last bits.
     let without_bm25 = |mut v: Value| {
         for hit in v["items"].as_array_mut().into_iter().flatten() {
             hit.as_object_mut().map(|h| h.remove("bm25"));
+            let score = hit["score"].as_f64().unwrap_or_default();
+            hit["score"] = serde_json::json!((score * 1e5).round() / 1e5);
         }
         v
     };
@@ -396,10 +399,10 @@ async fn a_restart_rebuilds_the_same_index_from_the_store() -> Result<()> {
 async fn gaps_group_unanswered_questions_most_frequent_first() -> Result<()> {
     let app = spawn_gateway().await?;
     let asked = [
-        "你们支持数字人民币付款吗",
-        "可以用数字人民币支付吗",
-        "数字人民币能付款吗",
-        "有没有卖猫粮",
+        "你们店里卖猫粮吗",
+        "有没有猫粮卖",
+        "猫粮有卖吗",
+        "你们老板喜欢什么颜色",
     ];
     for q in asked {
         let (conv, token) = app.start_conversation("zh-CN").await?;
@@ -415,6 +418,6 @@ async fn gaps_group_unanswered_questions_most_frequent_first() -> Result<()> {
     assert_eq!(top["reasons"]["unanswered"], 3);
     assert_eq!(top["examples"].as_array().map(Vec::len), Some(3));
     assert_eq!(gaps["items"][1]["count"], 1);
-    assert_eq!(gaps["items"][1]["question"], "有没有卖猫粮");
+    assert_eq!(gaps["items"][1]["question"], "你们老板喜欢什么颜色");
     Ok(())
 }
