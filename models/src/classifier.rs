@@ -86,9 +86,22 @@ impl Classifier {
         if !has_signal(normalized) {
             return Ok(None);
         }
-        let mut rows = Vec::with_capacity(64);
-        let known = self.featurizer.rows_into(normalized, &mut rows)?;
-        if known == 0 {
+        let ids = self.featurizer.encode(normalized)?;
+        self.logits_from_ids(normalized, &ids)
+    }
+
+    /// [`Classifier::logits`] from token ids computed by a featurizer with the same
+    /// tokenization (see [`Featurizer::same_tokenization`]).
+    pub fn logits_from_ids(
+        &self,
+        normalized: &str,
+        ids: &[u32],
+    ) -> Result<Option<Vec<f32>>, ModelError> {
+        if !has_signal(normalized) {
+            return Ok(None);
+        }
+        let mut rows = Vec::with_capacity(4 * ids.len() + 16);
+        if self.featurizer.rows_from_ids(normalized, ids, &mut rows) == 0 {
             return Ok(None);
         }
         self.model.forward_one(&rows)
@@ -99,7 +112,16 @@ impl Classifier {
     /// Never fails: text without signal, and any internal error, gets the defined answer —
     /// probability 1 for the config's fallback label (`other` / `neutral`).
     pub fn probabilities(&self, normalized: &str) -> Vec<f32> {
-        match self.logits(normalized) {
+        self.calibrate(self.logits(normalized))
+    }
+
+    /// [`Classifier::probabilities`] from shared token ids.
+    pub fn probabilities_from_ids(&self, normalized: &str, ids: &[u32]) -> Vec<f32> {
+        self.calibrate(self.logits_from_ids(normalized, ids))
+    }
+
+    fn calibrate(&self, logits: Result<Option<Vec<f32>>, ModelError>) -> Vec<f32> {
+        match logits {
             Ok(Some(logits)) => softmax(&logits, self.config.temperature),
             Ok(None) | Err(_) => self.fallback_probabilities(),
         }

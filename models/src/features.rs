@@ -102,16 +102,31 @@ impl Featurizer {
         &self.tokenizer
     }
 
-    /// Writes the embedding rows of `text` into `rows` (cleared first) and returns how many
-    /// tokens the vocabulary knows (not `[UNK]`). Zero known tokens means "no signal".
-    pub fn rows_into(&self, text: &str, rows: &mut Vec<u32>) -> Result<usize, ModelError> {
-        rows.clear();
+    /// Token ids of `text` (cut to `max_input_chars` characters, at most `max_tokens` ids).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, ModelError> {
         let text = truncate_chars(text, self.max_input_chars);
         let encoding = self
             .tokenizer
             .encode_fast(text, false)
             .map_err(ModelError::tokenizer)?;
-        let ids = encoding.get_ids();
+        let mut ids = encoding.get_ids().to_vec();
+        ids.truncate(self.max_tokens);
+        Ok(ids)
+    }
+
+    /// Writes the embedding rows of `text` into `rows` (cleared first) and returns how many
+    /// tokens the vocabulary knows (not `[UNK]`). Zero known tokens means "no signal".
+    pub fn rows_into(&self, text: &str, rows: &mut Vec<u32>) -> Result<usize, ModelError> {
+        let ids = self.encode(text)?;
+        Ok(self.rows_from_ids(text, &ids, rows))
+    }
+
+    /// Like [`Featurizer::rows_into`], from ids already computed by [`Featurizer::encode`]
+    /// (of this featurizer or of one with the same tokenizer and limits, see
+    /// [`Featurizer::same_tokenization`]).
+    pub fn rows_from_ids(&self, text: &str, ids: &[u32], rows: &mut Vec<u32>) -> usize {
+        rows.clear();
+        let text = truncate_chars(text, self.max_input_chars);
         let ids = &ids[..ids.len().min(self.max_tokens)];
         let mut known = 0;
         for (i, &id) in ids.iter().enumerate() {
@@ -129,7 +144,19 @@ impl Featurizer {
         if self.char_ngrams.1 > 0 {
             self.char_ngram_rows(text, rows);
         }
-        Ok(known)
+        known
+    }
+
+    /// True when `other` turns any text into the same token ids (same tokenizer, same limits),
+    /// so that one tokenization can feed both classifiers.
+    pub fn same_tokenization(&self, other: &Featurizer) -> bool {
+        self.max_input_chars == other.max_input_chars
+            && self.max_tokens == other.max_tokens
+            && self.vocab_size == other.vocab_size
+            && matches!(
+                (self.tokenizer.to_string(false), other.tokenizer.to_string(false)),
+                (Ok(a), Ok(b)) if a == b
+            )
     }
 
     /// Appends the hashed character n-grams of every Latin word (a run of ASCII letters and

@@ -3,7 +3,8 @@
 //! This crate owns the labels the rest of the product speaks in ([`Intent`], [`Sentiment`],
 //! [`Language`]), the mapping from an intent to the agent skill it needs, and the two small
 //! classifiers that put those labels on a message: [`Nlu::intent`] (14 intents, calibrated
-//! confidence, [`INTENT_CONFIDENCE_THRESHOLD`] for out-of-scope) and [`Nlu::sentiment`].
+//! confidence, [`INTENT_CONFIDENCE_THRESHOLD`] for out-of-scope) and [`Nlu::sentiment`], or
+//! both at once with [`Nlu::analyze`] (one tokenization).
 //!
 //! Each classifier is a fastText-style candle network ([`FastText`]: averaged embeddings of
 //! tokens and hashed token n-grams, then a one-hidden-layer MLP) over the project's own

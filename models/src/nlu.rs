@@ -1,7 +1,7 @@
 //! The serving API: both classifiers behind one cheap-to-share value.
 
 use crate::classifier::argmax;
-use crate::{Classifier, Intent, ModelError, Sentiment, Task};
+use crate::{has_signal, Classifier, Intent, ModelError, Sentiment, Task};
 use serde::Serialize;
 use std::path::Path;
 
@@ -70,6 +70,9 @@ pub struct Nlu {
     sentiment: Classifier,
     /// Class indices of negative, neutral, positive.
     sentiment_ids: [usize; 3],
+    /// Both models tokenize identically (the train command gives them the same
+    /// `tokenizer.json`): [`Nlu::analyze`] then tokenizes once for both.
+    shared_tokenization: bool,
 }
 
 impl Nlu {
@@ -144,28 +147,57 @@ impl Nlu {
                 "the sentiment model must have exactly negative, neutral, positive and fall back to neutral".into(),
             ));
         }
+        let shared_tokenization = intent
+            .featurizer()
+            .same_tokenization(sentiment.featurizer());
         Ok(Nlu {
             intent,
             intents,
             sentiment,
             sentiment_ids,
+            shared_tokenization,
         })
     }
 
     /// The intent of a message already normalised with the bot's normaliser
     /// (`kb::normalize`). Never fails: empty, huge, binary or emoji-only text gets an answer.
     pub fn intent(&self, normalized: &str) -> IntentPrediction {
-        let p = self.intent.probabilities(normalized);
+        self.intent_prediction(self.intent.probabilities(normalized))
+    }
+
+    /// The sentiment of a message already normalised with the bot's normaliser. Never fails;
+    /// text without signal is `neutral` with probability 1.
+    pub fn sentiment(&self, normalized: &str) -> SentimentPrediction {
+        self.sentiment_prediction(self.sentiment.probabilities(normalized))
+    }
+
+    /// Intent and sentiment together, tokenizing the text once when both models share their
+    /// tokenizer (tokenization is most of the cost of a prediction). Same answers as
+    /// [`Nlu::intent`] and [`Nlu::sentiment`].
+    pub fn analyze(&self, normalized: &str) -> (IntentPrediction, SentimentPrediction) {
+        if !self.shared_tokenization || !has_signal(normalized) {
+            return (self.intent(normalized), self.sentiment(normalized));
+        }
+        match self.intent.featurizer().encode(normalized) {
+            Ok(ids) => (
+                self.intent_prediction(self.intent.probabilities_from_ids(normalized, &ids)),
+                self.sentiment_prediction(self.sentiment.probabilities_from_ids(normalized, &ids)),
+            ),
+            Err(_) => (self.intent(normalized), self.sentiment(normalized)),
+        }
+    }
+
+    fn intent_prediction(&self, p: Vec<f32>) -> IntentPrediction {
         let mut order: Vec<usize> = (0..p.len()).collect();
         // Stable sort: equal probabilities keep class order, so answers are deterministic.
         order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+        let best = order.first().copied().unwrap_or(0);
         let top: Vec<(Intent, f32)> = order
             .iter()
             .take(TOP_INTENTS)
-            .filter(|&&i| p[i] > 0.0 || i == order[0])
+            .filter(|&&i| p[i] > 0.0 || i == best)
             .map(|&i| (self.intents[i], p[i]))
             .collect();
-        let best = order.first().copied().unwrap_or(0);
         IntentPrediction {
             label: self.intents[best],
             confidence: p[best],
@@ -173,10 +205,7 @@ impl Nlu {
         }
     }
 
-    /// The sentiment of a message already normalised with the bot's normaliser. Never fails;
-    /// text without signal is `neutral` with probability 1.
-    pub fn sentiment(&self, normalized: &str) -> SentimentPrediction {
-        let p = self.sentiment.probabilities(normalized);
+    fn sentiment_prediction(&self, p: Vec<f32>) -> SentimentPrediction {
         let [neg, neu, pos] = self.sentiment_ids;
         let probabilities = SentimentProbabilities {
             negative: p[neg],
@@ -331,6 +360,21 @@ mod tests {
                 let p = nlu.intent(text);
                 let s = nlu.sentiment(text);
                 assert_distribution(&p, &s);
+            }
+        }
+
+        #[test]
+        fn analyze_answers_as_the_two_calls_do() {
+            let nlu = nlu();
+            assert!(nlu.shared_tokenization);
+            for text in [
+                "",
+                "😡",
+                "我要退货退款，质量太差",
+                "where is my order??",
+                "x",
+            ] {
+                assert_eq!(nlu.analyze(text), (nlu.intent(text), nlu.sentiment(text)));
             }
         }
 
