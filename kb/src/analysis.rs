@@ -1,9 +1,10 @@
 //! Text analysis: the two tantivy tokenizers, the analyzers built on them, and the term sets
 //! used to compute calibrated similarity scores.
 //!
-//! Every path (indexing, querying, scoring) analyzes text through [`words_analyzer`] and
-//! [`bigrams_analyzer`], so the terms looked up in the index and the terms compared by the
-//! scorer are always produced the same way.
+//! Every path (indexing, querying, scoring) analyzes text through [`Analyzers`], which gives
+//! the tokens of [`words_analyzer`] and [`bigrams_analyzer`] while preparing the text only once,
+//! so the terms indexed, the terms looked up in the index and the terms compared by the scorer
+//! are always produced the same way.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -14,11 +15,6 @@ use tantivy::tokenizer::{
 use tantivy_jieba::jieba_rs::{Jieba, TokenizeMode};
 
 use crate::normalize::normalize;
-
-/// Name under which the jieba word analyzer is registered in the index.
-pub(crate) const WORDS_TOKENIZER: &str = "kb_words";
-/// Name under which the CJK bigram analyzer is registered in the index.
-pub(crate) const BIGRAMS_TOKENIZER: &str = "kb_cjk_bigrams";
 
 /// Tokens longer than this many bytes are dropped (they are noise such as pasted hashes, and
 /// tantivy limits term length anyway).
@@ -35,7 +31,13 @@ pub(crate) const UNIGRAM_PREFIX: &str = "u:";
 /// segmentation (search mode), removal of punctuation/emoji-only tokens, English synonym
 /// folding, lowercasing and English stemming.
 pub(crate) fn words_analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(JiebaWordTokenizer)
+    with_word_filters(JiebaWordTokenizer)
+}
+
+/// The word analyzer's filters over a tokenizer: long-token removal, lowercasing, English
+/// stemming.
+fn with_word_filters<T: Tokenizer>(tokenizer: T) -> TextAnalyzer {
+    TextAnalyzer::builder(tokenizer)
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(LowerCaser)
         .filter(Stemmer::new(Language::English))
@@ -44,7 +46,8 @@ pub(crate) fn words_analyzer() -> TextAnalyzer {
 
 /// Builds the CJK character analyzer: normalization and vocabulary mapping ([`prepare`]), then
 /// every CJK character (unigram) and overlapping character bigrams over every run of CJK
-/// characters.
+/// characters. (The reference for [`Analyzers`], which prepares the text once for both.)
+#[cfg(test)]
 pub(crate) fn bigrams_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(CjkBigramTokenizer).build()
 }
@@ -412,21 +415,38 @@ impl Tokenizer for JiebaWordTokenizer {
     type TokenStream<'a> = VecTokenStream;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
-        let normalized = prepare(text);
-        let mut tokens = Vec::new();
-        for word in jieba().tokenize(&normalized, TokenizeMode::Search, false) {
-            if word.word.chars().any(char::is_alphanumeric) {
-                tokens.push(Token {
-                    offset_from: word.byte_start,
-                    offset_to: word.byte_end,
-                    position: tokens.len(),
-                    text: english_synonym(word.word).unwrap_or(word.word).to_string(),
-                    position_length: 1,
-                });
-            }
-        }
-        VecTokenStream::new(tokens)
+        VecTokenStream::new(jieba_tokens(&prepare(text)))
     }
+}
+
+/// [`JiebaWordTokenizer`] over text that already went through [`prepare`] (so one analysis
+/// prepares the text once for both analyzers).
+#[derive(Clone, Copy, Default)]
+struct PreparedWordTokenizer;
+
+impl Tokenizer for PreparedWordTokenizer {
+    type TokenStream<'a> = VecTokenStream;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
+        VecTokenStream::new(jieba_tokens(text))
+    }
+}
+
+/// The word tokens of prepared text (see [`JiebaWordTokenizer`]).
+fn jieba_tokens(normalized: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    for word in jieba().tokenize(normalized, TokenizeMode::Search, false) {
+        if word.word.chars().any(char::is_alphanumeric) {
+            tokens.push(Token {
+                offset_from: word.byte_start,
+                offset_to: word.byte_end,
+                position: tokens.len(),
+                text: english_synonym(word.word).unwrap_or(word.word).to_string(),
+                position_length: 1,
+            });
+        }
+    }
+    tokens
 }
 
 /// Emits every CJK character and the overlapping bigrams of CJK characters over normalized text,
@@ -434,32 +454,40 @@ impl Tokenizer for JiebaWordTokenizer {
 /// (bigrams), or when a word is abbreviated, split differently or mistyped on one character
 /// ("领 券" vs "领券", "报修" vs "维修", "发获" vs "发货": unigrams). Non-CJK text is ignored (the
 /// word field covers it).
+#[cfg(test)]
 #[derive(Clone, Copy, Default)]
 pub(crate) struct CjkBigramTokenizer;
 
+#[cfg(test)]
 impl Tokenizer for CjkBigramTokenizer {
     type TokenStream<'a> = VecTokenStream;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
-        let normalized = prepare(text);
-        let mut tokens = Vec::new();
-        // The current CJK run as (byte offset, char) pairs.
-        let mut run: Vec<(usize, char)> = Vec::new();
-        for (offset, c) in normalized.char_indices() {
-            if is_cjk(c) {
-                run.push((offset, c));
-            } else {
-                flush_run(&run, &mut tokens);
-                run.clear();
-            }
-        }
-        flush_run(&run, &mut tokens);
-        VecTokenStream::new(tokens)
+        VecTokenStream::new(cjk_tokens(&prepare(text)))
     }
+}
+
+/// The CJK character and bigram tokens of prepared text (see [`CjkBigramTokenizer`]).
+#[cfg(test)]
+fn cjk_tokens(normalized: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    // The current CJK run as (byte offset, char) pairs.
+    let mut run: Vec<(usize, char)> = Vec::new();
+    for (offset, c) in normalized.char_indices() {
+        if is_cjk(c) {
+            run.push((offset, c));
+        } else {
+            flush_run(&run, &mut tokens);
+            run.clear();
+        }
+    }
+    flush_run(&run, &mut tokens);
+    tokens
 }
 
 /// Turns one run of CJK characters into unigram tokens (one per character) and bigram tokens
 /// (one per pair of neighbours).
+#[cfg(test)]
 fn flush_run(run: &[(usize, char)], tokens: &mut Vec<Token>) {
     let mut push = |from: usize, to: usize, text: String| {
         let position = tokens.len();
@@ -494,102 +522,215 @@ pub(crate) fn is_cjk(c: char) -> bool {
     )
 }
 
-/// The analyzed form of one piece of text: its distinct word terms, CJK bigram and CJK character
-/// terms, and the prefixed term keys used for scoring.
+/// The analyzed form of one piece of text: its distinct prefixed term keys (words, CJK bigrams
+/// and CJK characters) with their local weight factors.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct TermSet {
-    /// Distinct word terms (jieba words, stemmed English words), sorted.
-    pub words: Vec<String>,
-    /// Distinct CJK bigrams, sorted.
-    pub bigrams: Vec<String>,
-    /// Distinct CJK characters, sorted.
-    pub unigrams: Vec<String>,
     /// Every term as a prefixed key (`w:`, `b:` or `u:`) with its local weight factor: 1.0, or
     /// [`BRIDGE_WEIGHT`] for a bigram that only straddles a word boundary in this text. Sorted
     /// by key, keys distinct.
     pub keys: Vec<(String, f32)>,
 }
 
-/// A token's text and byte span in the normalized text.
+/// A word token's text and byte span in the prepared text.
+#[derive(Debug, Clone)]
 struct Span {
     text: String,
     from: usize,
     to: usize,
 }
 
-/// Runs an analyzer and collects the tokens with their spans.
-fn spans(analyzer: &mut TextAnalyzer, text: &str) -> Vec<Span> {
+/// Runs an analyzer and collects the tokens with their spans into `out`.
+fn spans(analyzer: &mut TextAnalyzer, text: &str, out: &mut Vec<Span>) {
     let mut stream = analyzer.token_stream(text);
-    let mut out = Vec::new();
-    while let Some(token) = stream.next() {
+    while stream.advance() {
+        let token = stream.token_mut();
         out.push(Span {
-            text: token.text.clone(),
+            text: std::mem::take(&mut token.text),
             from: token.offset_from,
             to: token.offset_to,
         });
     }
-    out
 }
 
-/// Whether a bigram straddles a word boundary: no word of the text contains both of its
-/// characters ("看看|包裹" -> "看包").
+/// The CJK tokens of prepared text (see [`CjkBigramTokenizer`]) as byte spans: for each run of
+/// CJK characters, every character, then every pair of neighbours.
+fn cjk_spans(prepared: &str, out: &mut Vec<(usize, usize)>) {
+    let mut run_start = out.len();
+    let flush = |out: &mut Vec<(usize, usize)>, run_start: usize| {
+        let run_end = out.len();
+        for i in run_start + 1..run_end {
+            if let (Some(&(from, _)), Some(&(_, to))) = (out.get(i - 1), out.get(i)) {
+                out.push((from, to));
+            }
+        }
+    };
+    for (offset, c) in prepared.char_indices() {
+        if is_cjk(c) {
+            out.push((offset, offset + c.len_utf8()));
+        } else {
+            flush(out, run_start);
+            run_start = out.len();
+        }
+    }
+    flush(out, run_start);
+}
+
+/// Whether a bigram (byte span) straddles a word boundary: no word of the text contains both
+/// of its characters ("看看|包裹" -> "看包").
 ///
 /// This also holds for an unknown word that jieba split into single characters; it is then
 /// downweighted on both sides alike (query and phrasing), and its characters still match as
 /// words.
-fn is_bridge(bigram: &Span, words: &[Span]) -> bool {
-    !words
-        .iter()
-        .any(|w| w.from <= bigram.from && bigram.to <= w.to)
+fn is_bridge((from, to): (usize, usize), words: &[Span]) -> bool {
+    !words.iter().any(|w| w.from <= from && to <= w.to)
 }
 
-impl TermSet {
-    /// Analyzes `text` with fresh analyzers.
-    pub fn analyze(text: &str) -> Self {
-        Self::analyze_with(&mut words_analyzer(), &mut bigrams_analyzer(), text)
+/// The analyzers of every analysis path (indexing, querying, scoring): [`prepare`], then the
+/// word analyzer (jieba and its filters) and the CJK character / bigram tokenizer over the
+/// prepared text, so one analysis prepares its text once for both.
+///
+/// They give exactly the tokens of [`words_analyzer`] and [`bigrams_analyzer`].
+pub(crate) struct Analyzers {
+    words: TextAnalyzer,
+}
+
+impl Default for Analyzers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One analyzed text: its prepared form, its word tokens and its CJK tokens (in order,
+/// duplicates kept: what the index records).
+#[derive(Debug, Default)]
+pub(crate) struct Analysis {
+    prepared: String,
+    words: Vec<Span>,
+    /// Byte spans in `prepared`: characters, then bigrams, run by run.
+    cjk: Vec<(usize, usize)>,
+}
+
+/// The kind of a term key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyKind {
+    /// A word (`w:`).
+    Word,
+    /// A CJK bigram (`b:`).
+    Bigram,
+    /// A CJK character (`u:`).
+    Unigram,
+}
+
+impl KeyKind {
+    /// The key prefix of the kind.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::Word => WORD_PREFIX,
+            Self::Bigram => BIGRAM_PREFIX,
+            Self::Unigram => UNIGRAM_PREFIX,
+        }
+    }
+}
+
+impl Analysis {
+    /// Whether the text produced no term at all (blank, punctuation, emoji...).
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty() && self.cjk.is_empty()
     }
 
-    /// Analyzes `text` with the given analyzers (avoids rebuilding them in loops).
-    pub fn analyze_with(words: &mut TextAnalyzer, bigrams: &mut TextAnalyzer, text: &str) -> Self {
-        // Both analyzers normalize the same way, so their offsets index the same string.
-        let word_spans = spans(words, text);
-        let (bigram_spans, unigram_spans): (Vec<Span>, Vec<Span>) = spans(bigrams, text)
-            .into_iter()
-            .partition(|s| s.text.chars().nth(1).is_some());
-        let mut keys: Vec<(String, f32)> = Vec::new();
-        for w in &word_spans {
-            keys.push((format!("{WORD_PREFIX}{}", w.text), 1.0));
-        }
-        for u in &unigram_spans {
-            keys.push((format!("{UNIGRAM_PREFIX}{}", u.text), 1.0));
-        }
-        for b in &bigram_spans {
-            let factor = if is_bridge(b, &word_spans) {
-                BRIDGE_WEIGHT
+    /// The word tokens.
+    pub fn word_tokens(&self) -> impl Iterator<Item = &str> + '_ {
+        self.words.iter().map(|w| w.text.as_str())
+    }
+
+    /// The CJK tokens (characters, then bigrams, run by run).
+    pub fn cjk_tokens(&self) -> impl Iterator<Item = &str> + '_ {
+        self.cjk
+            .iter()
+            .map(|&(from, to)| self.prepared.get(from..to).unwrap_or_default())
+    }
+
+    /// Every term key of the text, duplicates included, as (kind, text, bridge): `bridge` for
+    /// a bigram that straddles a word boundary (local factor [`BRIDGE_WEIGHT`]).
+    pub fn keys(&self) -> impl Iterator<Item = (KeyKind, &str, bool)> + '_ {
+        let words = self
+            .words
+            .iter()
+            .map(|w| (KeyKind::Word, w.text.as_str(), false));
+        let cjk = self.cjk.iter().map(|&(from, to)| {
+            let text = self.prepared.get(from..to).unwrap_or_default();
+            if text.chars().nth(1).is_some() {
+                (KeyKind::Bigram, text, is_bridge((from, to), &self.words))
             } else {
-                1.0
-            };
-            keys.push((format!("{BIGRAM_PREFIX}{}", b.text), factor));
+                (KeyKind::Unigram, text, false)
+            }
+        });
+        words.chain(cjk)
+    }
+
+    /// The term set of the text.
+    pub fn term_set(&self) -> TermSet {
+        let mut keys: Vec<(String, f32)> = Vec::with_capacity(self.words.len() + self.cjk.len());
+        for (kind, text, bridge) in self.keys() {
+            let factor = if bridge { BRIDGE_WEIGHT } else { 1.0 };
+            let mut key = String::with_capacity(kind.prefix().len() + text.len());
+            key.push_str(kind.prefix());
+            key.push_str(text);
+            keys.push((key, factor));
         }
         // Sort by key, highest factor first, so dedup keeps the highest factor of each key.
         keys.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
         keys.dedup_by(|later, earlier| later.0 == earlier.0);
+        TermSet { keys }
+    }
+}
 
-        let mut words: Vec<String> = word_spans.into_iter().map(|s| s.text).collect();
-        words.sort_unstable();
-        words.dedup();
-        let mut bigrams: Vec<String> = bigram_spans.into_iter().map(|s| s.text).collect();
-        bigrams.sort_unstable();
-        bigrams.dedup();
-        let mut unigrams: Vec<String> = unigram_spans.into_iter().map(|s| s.text).collect();
-        unigrams.sort_unstable();
-        unigrams.dedup();
+impl Analyzers {
+    /// Builds the analyzers.
+    pub fn new() -> Self {
         Self {
-            words,
-            bigrams,
-            unigrams,
-            keys,
+            words: with_word_filters(PreparedWordTokenizer),
         }
+    }
+
+    /// Runs `f` with this thread's analyzers (built once per thread), so a search does not
+    /// rebuild them.
+    pub fn with_local<R>(f: impl FnOnce(&mut Self) -> R) -> R {
+        thread_local! {
+            static LOCAL: std::cell::RefCell<Analyzers> = std::cell::RefCell::new(Analyzers::new());
+        }
+        LOCAL.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut analyzers) => f(&mut analyzers),
+            // Only reachable from a nested call; fresh analyzers give the same result.
+            Err(_) => f(&mut Self::new()),
+        })
+    }
+
+    /// Analyzes `text`.
+    pub fn run(&mut self, text: &str) -> Analysis {
+        let prepared = prepare(text);
+        let mut words = Vec::new();
+        spans(&mut self.words, &prepared, &mut words);
+        let mut cjk = Vec::new();
+        cjk_spans(&prepared, &mut cjk);
+        Analysis {
+            prepared,
+            words,
+            cjk,
+        }
+    }
+
+    /// Analyzes `text` into its term set.
+    pub fn analyze(&mut self, text: &str) -> TermSet {
+        self.run(text).term_set()
+    }
+}
+
+impl TermSet {
+    /// Analyzes `text` (with this thread's [`Analyzers`]).
+    pub fn analyze(text: &str) -> Self {
+        Analyzers::with_local(|a| a.analyze(text))
     }
 
     /// Whether the text produced no term at all (blank, punctuation, emoji...).
@@ -597,9 +738,13 @@ impl TermSet {
         self.keys.is_empty()
     }
 
-    /// The prefixed term keys, sorted.
-    pub fn key_names(&self) -> impl Iterator<Item = &str> + '_ {
-        self.keys.iter().map(|(k, _)| k.as_str())
+    /// The distinct texts of the keys of one kind, sorted.
+    #[cfg(test)]
+    pub fn texts(&self, kind: KeyKind) -> Vec<&str> {
+        self.keys
+            .iter()
+            .filter_map(|(key, _)| key.strip_prefix(kind.prefix()))
+            .collect()
     }
 }
 
@@ -884,8 +1029,8 @@ mod tests {
         assert!(is_stopword("u:吗"));
         assert!(!is_stopword("u:货"));
         let terms = TermSet::analyze("领券");
-        assert_eq!(terms.unigrams, vec!["券", "领"]);
-        assert_eq!(terms.bigrams, vec!["领券"]);
+        assert_eq!(terms.texts(KeyKind::Unigram), vec!["券", "领"]);
+        assert_eq!(terms.texts(KeyKind::Bigram), vec!["领券"]);
     }
 
     #[test]
@@ -906,6 +1051,32 @@ mod tests {
         // Unknown words stay, and so does text without Chinese.
         assert_eq!(prepare("充电宝20000mAh"), "充电宝20000mah");
         assert_eq!(prepare("coupon please"), "coupon please");
+    }
+
+    #[test]
+    fn analyzers_give_the_tokens_of_the_reference_analyzers() {
+        let mut analyzers = Analyzers::new();
+        let (mut words, mut bigrams) = (words_analyzer(), bigrams_analyzer());
+        for text in [
+            "我的快递到哪了？",
+            "請問多久會出貨",
+            "coupon怎么用 SF express 几天到",
+            "Returning ＳＨＯＥＳ, please!",
+            "满多少钱包邮啊 🙂 。。。",
+            "",
+            "a",
+        ] {
+            let analysis = analyzers.run(text);
+            let word_tokens: Vec<&str> = analysis.word_tokens().collect();
+            let cjk_tokens: Vec<&str> = analysis.cjk_tokens().collect();
+            assert_eq!(word_tokens, tokens(&mut words, text), "{text}");
+            assert_eq!(cjk_tokens, tokens(&mut bigrams, text), "{text}");
+            let terms = analysis.term_set();
+            let mut sorted: Vec<String> = word_tokens.iter().map(|w| w.to_string()).collect();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(terms.texts(KeyKind::Word), sorted, "{text}");
+        }
     }
 
     #[test]

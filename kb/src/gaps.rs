@@ -6,7 +6,7 @@
 //! by inverse frequency over the questions themselves), so "快递到哪了" and "我的快递到哪里了"
 //! land together while "发票" and "快递" questions stay apart.
 
-use crate::analysis::{bigrams_analyzer, words_analyzer, TermSet};
+use crate::analysis::{Analysis, Analyzers};
 use crate::scoring::{Stats, Weighted};
 
 /// Two questions whose similarity reaches this belong to one group.
@@ -25,18 +25,23 @@ pub struct Group {
 /// Groups `questions` by similarity; groups come largest first, ties in order of first
 /// appearance. Blank or term-less questions (emoji, punctuation) form no group.
 pub fn group_questions<S: AsRef<str>>(questions: &[S]) -> Vec<Group> {
-    let (mut words, mut bigrams) = (words_analyzer(), bigrams_analyzer());
-    let analyzed: Vec<TermSet> = questions
-        .iter()
-        .map(|q| TermSet::analyze_with(&mut words, &mut bigrams, q.as_ref()))
-        .collect();
     let mut stats = Stats::default();
-    for terms in analyzed.iter().filter(|t| !t.is_empty()) {
-        stats.add(terms);
+    let packed: Vec<Option<_>> = Analyzers::with_local(|analyzers| {
+        questions
+            .iter()
+            .map(|q| {
+                let analysis = analyzers.run(q.as_ref());
+                (!analysis.is_empty()).then(|| stats.intern_packed(&analysis))
+            })
+            .collect()
+    });
+    for p in packed.iter().flatten() {
+        stats.add(p);
     }
-    let weighted: Vec<Option<Weighted>> = analyzed
+    stats.refresh();
+    let weighted: Vec<Option<Weighted>> = packed
         .iter()
-        .map(|t| (!t.is_empty()).then(|| Weighted::new(t, &stats)))
+        .map(|p| p.as_ref().map(|p| Weighted::from_packed(p, &stats)))
         .collect();
 
     let mut groups: Vec<Group> = Vec::new();
@@ -103,16 +108,17 @@ mod tests {
 /// normalisation): the weighted Dice coefficient over both texts' terms, weighted as if the
 /// two were the whole corpus. Used to notice a customer asking the same thing again.
 pub fn similarity(a: &str, b: &str) -> f32 {
-    let (mut words, mut bigrams) = (words_analyzer(), bigrams_analyzer());
-    let ta = TermSet::analyze_with(&mut words, &mut bigrams, a);
-    let tb = TermSet::analyze_with(&mut words, &mut bigrams, b);
+    let (ta, tb): (Analysis, Analysis) =
+        Analyzers::with_local(|analyzers| (analyzers.run(a), analyzers.run(b)));
     if ta.is_empty() || tb.is_empty() {
         return 0.0;
     }
     let mut stats = Stats::default();
-    stats.add(&ta);
-    stats.add(&tb);
-    Weighted::new(&ta, &stats).dice(&Weighted::new(&tb, &stats))
+    let (pa, pb) = (stats.intern_packed(&ta), stats.intern_packed(&tb));
+    stats.add(&pa);
+    stats.add(&pb);
+    stats.refresh();
+    Weighted::from_packed(&pa, &stats).dice(&Weighted::from_packed(&pb, &stats))
 }
 
 #[cfg(test)]
