@@ -800,43 +800,37 @@ fn summarize(
         .map(|q| q.chars().take(60).collect::<String>())
         .unwrap_or_default();
     let reasons: Vec<&str> = reasons.iter().map(|r| reason_text(*r, language)).collect();
-    let mut parts: Vec<String> = Vec::new();
-    match language {
-        Language::Zh => {
-            parts.push(format!("【{topic}】客户：「{last}」"));
-            if !entities.order_ids.is_empty() {
-                parts.push(format!("订单 {}", entities.order_ids.join("、")));
-            }
-            if sentiment == Some(Sentiment::Negative) {
-                parts.push("情绪负面".to_owned());
-            }
-            if let Some(a) = attempts.last() {
-                parts.push(format!(
-                    "已尝试答复『{}』",
-                    a.question.chars().take(30).collect::<String>()
-                ));
-            }
-            parts.push(format!("转人工原因：{}", reasons.join("、")));
-            parts.join("；")
-        }
-        Language::En => {
-            parts.push(format!("[{topic}] Customer: \"{last}\""));
-            if !entities.order_ids.is_empty() {
-                parts.push(format!("order {}", entities.order_ids.join(", ")));
-            }
-            if sentiment == Some(Sentiment::Negative) {
-                parts.push("upset".to_owned());
-            }
-            if let Some(a) = attempts.last() {
-                parts.push(format!(
-                    "bot already answered \"{}\"",
-                    a.question.chars().take(40).collect::<String>()
-                ));
-            }
-            parts.push(format!("handed off because: {}", reasons.join(", ")));
-            parts.join("; ")
-        }
+    let zh = language == Language::Zh;
+    let mut parts = vec![if zh {
+        format!("【{topic}】客户：「{last}」")
+    } else {
+        format!("[{topic}] Customer: \"{last}\"")
+    }];
+    if !entities.order_ids.is_empty() {
+        let (label, sep) = if zh {
+            ("订单", "、")
+        } else {
+            ("order", ", ")
+        };
+        parts.push(format!("{label} {}", entities.order_ids.join(sep)));
     }
+    if sentiment == Some(Sentiment::Negative) {
+        parts.push((if zh { "情绪负面" } else { "upset" }).to_owned());
+    }
+    if let Some(a) = attempts.last() {
+        let q: String = a.question.chars().take(40).collect();
+        parts.push(if zh {
+            format!("已尝试答复『{q}』")
+        } else {
+            format!("bot already answered \"{q}\"")
+        });
+    }
+    parts.push(if zh {
+        format!("转人工原因：{}", reasons.join("、"))
+    } else {
+        format!("handed off because: {}", reasons.join(", "))
+    });
+    parts.join(if zh { "；" } else { "; " })
 }
 
 fn reason_text(reason: HandoffReason, language: Language) -> &'static str {

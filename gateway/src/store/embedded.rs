@@ -671,32 +671,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn seq_is_gap_free_and_client_ids_are_idempotent() -> anyhow::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let store = EmbeddedStore::open(dir.path())?;
-        let a = store
-            .append_message("c1", customer_message("hi", Some("x")))
-            .await?;
-        let b = store
-            .append_message("c1", customer_message("again", Some("y")))
-            .await?;
-        let again = store
-            .append_message("c1", customer_message("hi", Some("x")))
-            .await?;
-        let other = store
-            .append_message("c2", customer_message("hello", None))
-            .await?;
-        assert_eq!((a.message.seq, b.message.seq, other.message.seq), (1, 2, 1));
-        assert!(!again.created);
-        assert_eq!(again.message, a.message);
-        let listed = store.messages("c1", 0, 10).await?;
-        assert_eq!(listed.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2]);
-        assert_eq!(store.messages("c1", 1, 10).await?.len(), 1);
-        assert!(store.messages("c1", u64::MAX, 10).await?.is_empty());
-        Ok(())
-    }
-
-    #[tokio::test]
     async fn data_survives_reopening() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         {
