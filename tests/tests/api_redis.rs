@@ -6,12 +6,12 @@ mod backend {
     pub const REDIS: bool = true;
 }
 
-#[path = "api/helpers.rs"]
-mod helpers;
 #[path = "api/durability.rs"]
 mod durability;
 #[path = "api/errors.rs"]
 mod errors;
+#[path = "api/helpers.rs"]
+mod helpers;
 #[path = "api/journey.rs"]
 mod journey;
 #[path = "api/knowledge_base.rs"]

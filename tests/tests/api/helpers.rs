@@ -29,9 +29,13 @@ fn settings(dir: &Path) -> Settings {
     // `api_redis` binary on a real Redis, with a key prefix per data directory so tests run
     // in parallel on one server and a restart on the same directory finds its data again.
     let storage = if crate::backend::REDIS {
-        let name = dir.file_name().map(|n| n.to_string_lossy().replace(['{', '}'], "")).unwrap_or_default();
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().replace(['{', '}'], ""))
+            .unwrap_or_default();
         gateway::Storage::Redis {
-            url: std::env::var("GATEWAY_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into()),
+            url: std::env::var("GATEWAY_TEST_REDIS_URL")
+                .unwrap_or_else(|_| "redis://127.0.0.1:6379/".into()),
             prefix: format!("test-api-{}-{name}", std::process::id()),
         }
     } else {
