@@ -7,9 +7,9 @@
 
 use crate::auth::{self, Principal};
 use crate::domain::{
-    Agent, AgentPatch, AgentRole, Assignee, Author, AuthorRole, Channel, ClientMessageId,
-    Conversation, ConversationState, Customer, GapReason, Locale, Message, MessageText, NewMessage,
-    PageContext, Rating, RatingReason, RatingValue, RoutingRecord, StoredContext, TokenOwner,
+    Agent, AgentPatch, AgentRole, Author, AuthorRole, Channel, ClientMessageId, Conversation,
+    ConversationState, Customer, GapReason, Locale, Message, MessageText, NewMessage, PageContext,
+    Rating, RatingReason, RatingValue, RoutingRecord, StoredContext, TokenOwner,
 };
 use crate::error::ApiError;
 use crate::events::{ContextCustomer, ContextView, ConversationView, Event, QueueView};
@@ -328,6 +328,7 @@ impl AppState {
         {
             let count = self.store.note_repeat(&conversation.id).await?;
             tracing::info!(conversation_id = %conversation.id, count, "customer repeated a question after the handoff");
+            conversation.repeats_after_handoff = count;
         }
         let (message, _) = self.append(&conversation, new).await?;
         let mut replies = Vec::new();
@@ -357,19 +358,12 @@ impl AppState {
                     .await;
             }
             if outcome.decision() == bot::DecisionKind::Handoff {
-                conversation = self
-                    .hand_off(&conversation, &outcome.meta.reasons)
-                    .await?
-                    .unwrap_or(conversation);
+                self.hand_off(&conversation, &outcome.meta.reasons).await?;
+                // The handoff may have been assigned at once: read where it stands now.
+                conversation = self.conversation(&conversation.id).await?;
             }
         }
-        let conversation = self
-            .view(
-                self.conversation(&conversation.id)
-                    .await
-                    .unwrap_or(conversation),
-            )
-            .await?;
+        let conversation = self.view(conversation).await?;
         Ok(Posted {
             message,
             replies,
@@ -429,11 +423,9 @@ impl AppState {
             },
         )
         .await?;
-        let conversation = self
-            .hand_off(&conversation, &outcome.meta.reasons)
-            .await?
-            .unwrap_or(conversation);
-        self.view(conversation).await
+        self.hand_off(&conversation, &outcome.meta.reasons).await?;
+        // The handoff may have been assigned at once: read where it stands now.
+        self.view(self.conversation(conversation_id).await?).await
     }
 
     /// Builds the context package, queues the conversation and tries to assign it.
@@ -441,7 +433,7 @@ impl AppState {
         &self,
         conversation: &Conversation,
         reasons: &[bot::HandoffReason],
-    ) -> Result<Option<Conversation>, ApiError> {
+    ) -> Result<(), ApiError> {
         let now = Utc::now();
         let transcript = self.store.messages(&conversation.id, 0, usize::MAX).await?;
         if let Some(open) = open_question(&transcript) {
@@ -465,13 +457,13 @@ impl AppState {
             )
             .await?;
         let Some(queued) = self.store.enqueue(&entry, now).await? else {
-            return Ok(None);
+            return Ok(());
         };
         tracing::info!(conversation_id = %queued.id, ?reasons, "handed off");
         self.announce_state(&queued);
         self.dispatch().await?;
         self.announce_queue().await?;
-        Ok(Some(queued))
+        Ok(())
     }
 
     /// One routing pass: snapshot, decide, claim each decision atomically, announce.
@@ -963,10 +955,4 @@ fn bot_author() -> Author {
 pub fn eta(position: usize, online_agents: usize) -> u64 {
     let places = position as u64;
     places * AVERAGE_HANDLE_SECONDS / (online_agents.max(1) as u64)
-}
-
-impl From<&Agent> for Assignee {
-    fn from(agent: &Agent) -> Self {
-        agent.assignee()
-    }
 }

@@ -45,6 +45,35 @@ fn error_event(conversation_id: Option<String>, error: &ApiError) -> Event {
     }
 }
 
+/// Subscribes to `topic` (refused with 429 past the per-subject socket limit), then completes
+/// the WebSocket handshake with the frame size limits.
+fn open(
+    req: &HttpRequest,
+    body: web::Payload,
+    state: &AppState,
+    topic: Topic,
+) -> Result<
+    (
+        HttpResponse,
+        Subscription,
+        Session,
+        actix_ws::AggregatedMessageStream,
+    ),
+    actix_web::Error,
+> {
+    let limit = state.settings.limits.sockets_per_subject;
+    let subscription = state
+        .hub
+        .subscribe(topic, limit)
+        .ok_or(ApiError::RateLimited { retry_after: 5 })?;
+    let (response, session, stream) = actix_ws::handle(req, body)?;
+    let stream = stream
+        .max_frame_size(MAX_FRAME_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_FRAME_BYTES);
+    Ok((response, subscription, session, stream))
+}
+
 pub async fn customer(
     req: HttpRequest,
     body: web::Payload,
@@ -55,16 +84,12 @@ pub async fn customer(
 ) -> Result<HttpResponse, actix_web::Error> {
     let conversation = state.conversation(&id).await?;
     state.require_customer(&principal, &conversation.id)?;
-    let limit = state.settings.limits.sockets_per_subject;
-    let subscription = state
-        .hub
-        .subscribe(Topic::Conversation(conversation.id.clone()), limit)
-        .ok_or(ApiError::RateLimited { retry_after: 5 })?;
-    let (response, session, stream) = actix_ws::handle(&req, body)?;
-    let stream = stream
-        .max_frame_size(MAX_FRAME_BYTES)
-        .aggregate_continuations()
-        .max_continuation_size(MAX_FRAME_BYTES);
+    let (response, subscription, session, stream) = open(
+        &req,
+        body,
+        &state,
+        Topic::Conversation(conversation.id.clone()),
+    )?;
     let after_seq = query.after_seq;
     actix_web::rt::spawn(async move {
         let conversation_id = conversation.id.clone();
@@ -189,16 +214,8 @@ pub async fn agent(
         .ok_or(ApiError::Forbidden("this socket is for agents"))?
         .to_owned();
     let agent = state.agent(&agent_id).await?;
-    let limit = state.settings.limits.sockets_per_subject;
-    let subscription = state
-        .hub
-        .subscribe(Topic::Agent(agent.id.clone()), limit)
-        .ok_or(ApiError::RateLimited { retry_after: 5 })?;
-    let (response, session, stream) = actix_ws::handle(&req, body)?;
-    let stream = stream
-        .max_frame_size(MAX_FRAME_BYTES)
-        .aggregate_continuations()
-        .max_continuation_size(MAX_FRAME_BYTES);
+    let (response, subscription, session, stream) =
+        open(&req, body, &state, Topic::Agent(agent.id.clone()))?;
     actix_web::rt::spawn(async move {
         if let Err(error) =
             agent_session(&state, subscription, session, stream, agent_id.clone()).await
