@@ -15,7 +15,10 @@ pub mod scenarios;
 mod triggers;
 
 pub use entities::{extract_entities, extract_entities_with, mask, Entities, EntityConfig};
-use triggers::{asks_for_human, human_only_action, payment_problem, says_not_helpful};
+use triggers::{
+    angry_words, asks_for_human, complaint_words, human_only_action, payment_problem, repeat_cue,
+    says_not_helpful,
+};
 
 use kb::{Hit, KnowledgeBase};
 use models::{Intent, IntentPrediction, Language, Nlu, Sentiment, SentimentPrediction};
@@ -74,18 +77,48 @@ pub struct BotConfig {
     pub repeat_similarity: f32,
     /// Whether actions only a person may take hand off at once.
     pub hand_off_human_only_actions: bool,
-    /// P(negative) at or above which a message is angry enough to go to a person at once,
-    /// whatever its intent. The sentiment model also rates curt neutral questions quite
-    /// negative, so alone it must be nearly certain.
+    /// P(negative) at or above which a message is angry enough to go to a person at once
+    /// without words of anger, whatever its intent. The sentiment model also rates curt
+    /// neutral questions ("你们老板是谁啊" 0.990) very negative, so alone it must be all but
+    /// certain.
     pub anger_negative: f32,
-    /// P(negative) at or above which a complaint counts as angry (reason `anger`).
+    /// P(negative) at or above which a message with words of anger or abuse ("骗子", "垃圾",
+    /// "scam") goes to a person at once (reason `anger`).
+    pub anger_words_negative: f32,
+    /// P(negative) at or above which a complaint without words of anger still counts as
+    /// angry (reason `anger` rather than `complaint`). The sentiment model rates firm,
+    /// civil complaints ("快递员态度很差，我要投诉" 0.997) as negative as abuse, so by default
+    /// (above 1.0) only words of anger make a complaint angry.
     pub angry_complaint_negative: f32,
     /// P(negative) at or above which a complaint goes to a person (reason `complaint`).
     pub complaint_negative: f32,
-    /// Intent confidence at or above which a message counts as a complaint.
+    /// Intent confidence at or above which the model alone makes a message a complaint
+    /// (complaint words such as "投诉" or "complaint" always do).
     pub complaint_confidence: f32,
-    /// A hit this good is answered whatever the intent model says.
+    /// A hit this good is answered whatever the intent model says (unless
+    /// [`BotConfig::intent_veto_confidence`] applies or the best two are tied).
     pub answer_alone_threshold: f32,
+    /// A fair hit (at or above [`BotConfig::answer_threshold`]) this far ahead of the
+    /// runner-up is answered even when the intent model reads another topic.
+    pub clear_margin: f32,
+    /// When the two best hits are closer than this, the bot offers both rather than guess
+    /// (unless the intent model tells them apart).
+    pub close_margin: f32,
+    /// Intent confidence at or above which the model vetoes a hit of an unrelated category
+    /// scoring below [`BotConfig::intent_veto_below`] ("这个多少钱" is a product question,
+    /// not the shipping fee).
+    pub intent_veto_confidence: f32,
+    /// See [`BotConfig::intent_veto_confidence`].
+    pub intent_veto_below: f32,
+    /// A hit at or above this score is a (near-)exact match of a phrasing: answered even for
+    /// greeting and thanks articles the intent model does not read as small talk.
+    pub near_exact_threshold: f32,
+    /// Intent confidence at or above which a greeting, thanks or goodbye is small talk. Below
+    /// it the model's "greeting" is often a vague question ("问一下钱那块的事").
+    pub social_confidence: f32,
+    /// A customer message at least this similar to an earlier one, with words of insisting
+    /// ("到底", "again", "我问的是"), is the same question asked again.
+    pub repeat_similarity_with_cue: f32,
     /// Intent confidence at or above which the model alone recognises a request for a person
     /// in wordings the keyword list does not know.
     pub model_human_confidence: f32,
@@ -100,14 +133,32 @@ impl Default for BotConfig {
             max_failed_turns: 2,
             repeat_similarity: 0.8,
             hand_off_human_only_actions: true,
-            anger_negative: 0.99,
-            angry_complaint_negative: 0.85,
+            anger_negative: 0.995,
+            anger_words_negative: 0.5,
+            angry_complaint_negative: 1.01,
             complaint_negative: 0.35,
             complaint_confidence: 0.35,
             answer_alone_threshold: 0.55,
+            clear_margin: 0.12,
+            close_margin: 0.02,
+            intent_veto_confidence: 0.95,
+            intent_veto_below: 0.75,
+            near_exact_threshold: 0.9,
+            social_confidence: 0.75,
+            repeat_similarity_with_cue: 0.35,
             model_human_confidence: 0.85,
         }
     }
+}
+
+/// Categories the intent model confuses without harm: a shipping question is often read as
+/// an order-status one and the other way round.
+fn related(a: Intent, b: Intent) -> bool {
+    a == b
+        || matches!(
+            (a, b),
+            (Intent::Shipping, Intent::OrderStatus) | (Intent::OrderStatus, Intent::Shipping)
+        )
 }
 
 /// Who wrote a line of the transcript.
@@ -204,10 +255,12 @@ impl Bot {
     /// Normalises a message and reads its language, intent, sentiment and entities.
     pub fn understand(&self, text: &str, fallback_language: Language) -> Understanding {
         let normalized = kb::normalize(text);
+        // Both models at once: the text is tokenized once when they share a tokenizer.
+        let (intent, sentiment) = self.nlu.analyze(&normalized);
         Understanding {
             language: Language::detect(&normalized).unwrap_or(fallback_language),
-            intent: self.nlu.intent(&normalized),
-            sentiment: self.nlu.sentiment(&normalized),
+            intent,
+            sentiment,
             entities: extract_entities(&normalized),
             normalized,
         }
@@ -247,11 +300,14 @@ impl Bot {
                 language,
             );
         }
-        let social = predicted.is_confident()
-            && matches!(predicted.label, Intent::Greeting | Intent::ThanksGoodbye);
         if let Some(hit) = self.chosen_option(transcript, normalized) {
             return answer(hit, language);
         }
+        // "That didn't help" is never small talk, however polite it sounds to the model.
+        let not_helpful = says_not_helpful(normalized);
+        let social = !not_helpful
+            && predicted.confidence >= config.social_confidence
+            && matches!(predicted.label, Intent::Greeting | Intent::ThanksGoodbye);
         if config.hand_off_human_only_actions && human_only_action(normalized).is_some() {
             return handoff(
                 vec![HandoffReason::HumanOnlyAction],
@@ -260,9 +316,54 @@ impl Bot {
                 language,
             );
         }
-        let complaint = predicted.label == Intent::Complaint
-            && predicted.confidence >= config.complaint_confidence;
-        if complaint && negativity >= config.complaint_negative {
+        // Anger goes to a person before any FAQ answer. The sentiment model rates a firm
+        // complaint as negative as abuse, so words of anger (with a negative reading) decide;
+        // the model alone only when it is all but certain and the message is no complaint
+        // (a complaint goes to a person anyway, under its own name).
+        let complaint_said = complaint_words(normalized);
+        let angry = (angry_words(normalized) && negativity >= config.anger_words_negative)
+            || (negativity >= config.anger_negative
+                && !social
+                && !complaint_said
+                && predicted.label != Intent::Complaint);
+        if angry {
+            let intent = if predicted.is_confident() {
+                predicted.label
+            } else {
+                Intent::Complaint
+            };
+            return handoff(
+                vec![HandoffReason::Anger],
+                intent,
+                predicted.confidence,
+                language,
+            );
+        }
+
+        let hits = self
+            .kb
+            .search(normalized, Some(locale_for(language)), config.clarify_options.max(3))
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "knowledge-base search failed; treating the turn as unmatched");
+                Vec::new()
+            });
+        let top = hits.first();
+        let top_score = top.map_or(0.0, |h| h.score);
+        let top_intent = |h: &Hit| h.category.parse::<Intent>().ok();
+        // A hit good enough to answer on its own says what the message is about better than
+        // an unsure intent model.
+        let strong = top.filter(|h| h.score >= config.answer_alone_threshold);
+
+        // A complaint: said in words ("投诉", "complaint"), or read by the model, unless the
+        // knowledge base clearly reads an ordinary question ("收到的耳机没有声音怎么办" sounds
+        // negative but has its article) or the customer is telling the bot its answer failed.
+        let model_complaint = predicted.label == Intent::Complaint
+            && predicted.confidence >= config.complaint_confidence
+            && !not_helpful
+            && !strong.is_some_and(|h| {
+                !matches!(top_intent(h), Some(Intent::Complaint | Intent::HumanAgent))
+            });
+        if (complaint_said || model_complaint) && negativity >= config.complaint_negative {
             let reason = if negativity >= config.angry_complaint_negative {
                 HandoffReason::Anger
             } else {
@@ -275,42 +376,47 @@ impl Bot {
                 language,
             );
         }
-        if negativity >= config.anger_negative && !social {
-            return handoff(
-                vec![HandoffReason::Anger],
-                predicted.resolved(),
-                predicted.confidence,
-                language,
-            );
-        }
 
-        let hits = self
-            .kb
-            .search(normalized, Some(locale_for(language)), config.clarify_options.max(1))
-            .unwrap_or_else(|error| {
-                tracing::warn!(%error, "knowledge-base search failed; treating the turn as unmatched");
-                Vec::new()
-            });
-        let top_score = hits.first().map_or(0.0, |h| h.score);
-        let kb_intent: Option<Intent> = hits
-            .first()
+        let kb_intent: Option<Intent> = top
             .filter(|h| h.score >= config.clarify_threshold)
-            .and_then(|h| h.category.parse().ok());
+            .and_then(top_intent);
         let intent = if predicted.is_confident() {
             predicted.label
         } else {
             kb_intent.unwrap_or(Intent::Other)
         };
+        let chosen = if not_helpful {
+            // Only a match good on its own answers a message that says the last answer
+            // failed ("没用，我是问退款多久到账"), and never the same article again.
+            strong.filter(|h| last_answered(transcript) != Some(h.article_id.as_str()))
+        } else {
+            self.confident_hit(&hits, predicted)
+        };
 
-        let sensitive = match intent {
+        // The knowledge base's "talk to a person" articles recognise requests for a person in
+        // wordings the keyword list does not know ("能不能叫个客服过来"): never answered with a
+        // canned text, they hand off.
+        if chosen.is_some_and(|h| top_intent(h) == Some(Intent::HumanAgent)) {
+            return handoff(
+                vec![HandoffReason::ExplicitRequest],
+                Intent::HumanAgent,
+                top_score,
+                language,
+            );
+        }
+
+        // What the message is about, for the VIP rule: the article the bot would answer, else
+        // a strong hit, else the intent model.
+        let topic = chosen.or(strong).and_then(top_intent).unwrap_or(intent);
+        let sensitive = |topic: Intent| match topic {
             Intent::ReturnRefund | Intent::Complaint => true,
             Intent::Payment => payment_problem(normalized),
             _ => false,
         };
-        if vip && sensitive {
+        if vip && (sensitive(topic) || (chosen.is_none() && sensitive(intent))) {
             return handoff(
                 vec![HandoffReason::VipSensitive],
-                intent,
+                topic,
                 predicted.confidence,
                 language,
             );
@@ -320,7 +426,7 @@ impl Bot {
             && self.asked_before(
                 transcript,
                 normalized,
-                hits.first().filter(|h| h.score >= config.clarify_threshold),
+                top.filter(|h| h.score >= config.clarify_threshold),
             )
         {
             return handoff(
@@ -331,21 +437,8 @@ impl Bot {
             );
         }
 
-        // Answer a hit that is good on its own, or a fair one whose category the intent model
-        // confirms: two independent readings agreeing are rarely both wrong.
-        let confident = hits.first().filter(|h| {
-            h.score >= config.answer_alone_threshold
-                || (h.score >= config.answer_threshold
-                    && predicted.is_confident()
-                    && h.category == predicted.label.label())
-        });
-        let not_helpful = says_not_helpful(normalized);
-        if let Some(top) = confident {
-            // "That didn't help" matching the answer just given is a complaint about it, not
-            // a request for it again.
-            if !(not_helpful && last_answered(transcript) == Some(top.article_id.as_str())) {
-                return answer(top.clone(), language);
-            }
+        if let Some(hit) = chosen {
+            return answer(hit.clone(), language);
         }
         if social {
             // Greetings, thanks and goodbyes always get a short reply, never a handoff.
@@ -388,6 +481,50 @@ impl Bot {
         }
     }
 
+    /// The hit to answer with, if the bot is confident enough; `None` means clarify. A wrong
+    /// answer costs more than a question, so:
+    /// - a hit good on its own ([`BotConfig::answer_alone_threshold`]) is answered unless the
+    ///   intent model is nearly sure of an unrelated topic;
+    /// - a fair hit ([`BotConfig::answer_threshold`]) is answered when the intent model
+    ///   agrees with its category, or when it is clearly ahead of the runner-up
+    ///   ([`BotConfig::clear_margin`]);
+    /// - never when the two best articles are nearly tied ([`BotConfig::close_margin`]) and
+    ///   the intent model cannot tell them apart;
+    /// - a greeting or thanks article (short, so it matches incidental words such as
+    ///   "我想知道") only when the intent model reads small talk too, or the match is
+    ///   near-exact.
+    fn confident_hit<'h>(&self, hits: &'h [Hit], predicted: &IntentPrediction) -> Option<&'h Hit> {
+        let config = &self.config;
+        let top = hits.first()?;
+        let runner_up = hits.get(1).map_or(0.0, |h| h.score);
+        let category: Option<Intent> = top.category.parse().ok();
+        let agrees = predicted.is_confident() && category == Some(predicted.label);
+        let near_exact = top.score >= config.near_exact_threshold;
+        if near_exact {
+            return Some(top);
+        }
+        if matches!(category, Some(Intent::Greeting | Intent::ThanksGoodbye)) {
+            let social_reading = predicted.confidence >= config.social_confidence
+                && matches!(predicted.label, Intent::Greeting | Intent::ThanksGoodbye);
+            return (social_reading && top.score >= config.answer_threshold).then_some(top);
+        }
+        let tied = top.score - runner_up < config.close_margin
+            && !(agrees && hits.get(1).is_some_and(|h| h.category != top.category));
+        if tied {
+            return None;
+        }
+        let vetoed = predicted.confidence >= config.intent_veto_confidence
+            && !category.is_some_and(|c| related(c, predicted.label))
+            && top.score < config.intent_veto_below;
+        if vetoed {
+            return None;
+        }
+        let confident = top.score >= config.answer_alone_threshold
+            || (top.score >= config.answer_threshold
+                && (agrees || top.score - runner_up >= config.clear_margin));
+        confident.then_some(top)
+    }
+
     /// Whether the customer asks again what they asked the bot before, in this bot session:
     /// a (nearly) identical message, or one whose best article the bot already answered.
     fn asked_before(&self, transcript: &[Line], normalized: &str, top: Option<&Hit>) -> bool {
@@ -401,6 +538,12 @@ impl Bot {
                     && m.article_id.as_deref() == Some(hit.article_id.as_str())
             })
         });
+        // A customer who insists ("到底", "again") is asking again in other words.
+        let threshold = if repeat_cue(normalized) {
+            self.config.repeat_similarity_with_cue
+        } else {
+            self.config.repeat_similarity
+        };
         answered_again
             || session
                 .iter()
@@ -412,9 +555,7 @@ impl Bot {
                         .chars()
                         .all(|c| c.is_ascii_digit() || c.is_whitespace())
                 })
-                .any(|earlier| {
-                    kb::similarity(&earlier, normalized) >= self.config.repeat_similarity
-                })
+                .any(|earlier| kb::similarity(&earlier, normalized) >= threshold)
     }
 
     /// The customer pressed "talk to a person".

@@ -177,10 +177,18 @@ pub fn run(bot: &Bot, scenarios: &[Scenario]) -> Report {
                     } else {
                         false_handoffs += 1;
                     }
+                    // As the gateway does: the customer's message and the bot's handoff reply
+                    // (with what the bot read in the message) are stored before the package
+                    // is built.
                     transcript.push(Line {
                         role: Role::Customer,
                         text: turn.customer.clone(),
                         bot: None,
+                    });
+                    transcript.push(Line {
+                        role: Role::Bot,
+                        text: outcome.reply.clone(),
+                        bot: Some(outcome.meta.clone()),
                     });
                     let context = crate::build_context(&transcript, &meta.reasons, customer);
                     completeness_sum += f64::from(context.completeness);
@@ -206,12 +214,12 @@ pub fn run(bot: &Bot, scenarios: &[Scenario]) -> Report {
                     text: turn.customer.clone(),
                     bot: None,
                 });
+                transcript.push(Line {
+                    role: Role::Bot,
+                    text: outcome.reply.clone(),
+                    bot: Some(outcome.meta.clone()),
+                });
             }
-            transcript.push(Line {
-                role: Role::Bot,
-                text: outcome.reply.clone(),
-                bot: Some(outcome.meta.clone()),
-            });
         }
     }
     Report {
@@ -235,7 +243,31 @@ pub fn run(bot: &Bot, scenarios: &[Scenario]) -> Report {
     }
 }
 
-/// The suite shipped in the repository.
+/// The suite shipped in the repository: every named set together.
 pub fn shipped() -> Result<Vec<Scenario>, serde_json::Error> {
-    serde_json::from_str(include_str!("../scenarios/scenarios.json"))
+    Ok(shipped_sets()?
+        .into_iter()
+        .flat_map(|(_, scenarios)| scenarios)
+        .collect())
+}
+
+/// The suite's sets by name: `original` (`scenarios.json`, the set the bot was first tuned
+/// on), `holdout` (`holdout.json`, written before the second round of tuning, to check that
+/// the changes generalise) and `blind` (`blind.json`, written after that round and run once
+/// without tuning against it).
+pub fn shipped_sets() -> Result<Vec<(&'static str, Vec<Scenario>)>, serde_json::Error> {
+    Ok(vec![
+        (
+            "original",
+            serde_json::from_str(include_str!("../scenarios/scenarios.json"))?,
+        ),
+        (
+            "holdout",
+            serde_json::from_str(include_str!("../scenarios/holdout.json"))?,
+        ),
+        (
+            "blind",
+            serde_json::from_str(include_str!("../scenarios/blind.json"))?,
+        ),
+    ])
 }

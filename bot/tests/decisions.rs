@@ -350,3 +350,77 @@ fn off_topic_messages_get_what_the_bot_can_do_and_the_offer_of_a_person() {
     assert!(out[0].reply.contains("转人工"), "{}", out[0].reply);
     assert!(out[0].reply.contains("退换货"), "{}", out[0].reply);
 }
+
+#[test]
+fn saying_the_answer_did_not_help_is_never_small_talk() {
+    // The intent model reads these polite English phrasings as thanks; they are failures.
+    let en = CustomerInfo {
+        language: Language::En,
+        vip: false,
+    };
+    let b = bot();
+    for text in ["that didn't help", "that doesn't answer my question"] {
+        let first = b.turn(&[], "How long does shipping take?", en);
+        assert_eq!(first.decision(), DecisionKind::Answer);
+        let transcript = vec![
+            Line {
+                role: Role::Customer,
+                text: "How long does shipping take?".into(),
+                bot: None,
+            },
+            Line {
+                role: Role::Bot,
+                text: first.reply.clone(),
+                bot: Some(first.meta.clone()),
+            },
+        ];
+        let out = b.turn(&transcript, text, en);
+        assert_eq!(out.decision(), DecisionKind::Handoff, "{text}");
+        assert_eq!(out.meta.reasons, [HandoffReason::RepeatedFailure], "{text}");
+    }
+}
+
+#[test]
+fn a_civil_complaint_is_a_complaint_and_abuse_is_anger() {
+    let out = play(&bot(), &["快递员态度很差，我要投诉"]);
+    assert_eq!(out[0].meta.reasons, [HandoffReason::Complaint]);
+    let out = play(&bot(), &["你们就是一群骗子，气死我了"]);
+    assert_eq!(out[0].meta.reasons, [HandoffReason::Anger]);
+}
+
+#[test]
+fn requests_for_a_person_in_other_wordings_hand_off() {
+    for text in [
+        "让你们负责人来跟我说",
+        "麻烦帮我转接专员",
+        "能不能找个活人聊聊",
+    ] {
+        let out = play(&bot(), &[text]);
+        assert_eq!(
+            out[0].meta.reasons,
+            [HandoffReason::ExplicitRequest],
+            "{text}"
+        );
+    }
+    // A story about an earlier contact is no request: this complaint stays a complaint.
+    let out = play(
+        &bot(),
+        &["上次找客服说好给我补发 结果一直没补 挺失望的 我要投诉"],
+    );
+    assert_eq!(out[0].meta.reasons, [HandoffReason::Complaint]);
+}
+
+#[test]
+fn a_vague_question_is_not_mistaken_for_a_greeting() {
+    // The intent model leans to "greeting" (below the small-talk confidence) on vague
+    // messages; they get a clarifying reply, not "Hi! How can I help you?".
+    let out = play(&bot(), &["问一下钱那块的事"]);
+    assert_eq!(out[0].decision(), DecisionKind::Clarify);
+}
+
+#[test]
+fn the_same_question_insisted_on_in_other_words_hands_off() {
+    let out = play(&bot(), &["多久发货", "所以到底几天能发货"]);
+    assert_eq!(out[0].decision(), DecisionKind::Answer);
+    assert_eq!(out[1].meta.reasons, [HandoffReason::RepeatedQuestion]);
+}

@@ -1,6 +1,8 @@
 //! The scenario suite as a regression guard: the figures may only get better. The goals of
 //! the issue (wrong answers <= 3 %, handoff recall >= 0.95, false handoffs <= 5 %,
-//! completeness >= 0.95) are printed by `cargo run --release -p bot --example scenarios`.
+//! completeness >= 0.95) are printed, per set and for the union, by
+//! `cargo run --release -p bot --example scenarios`. The floors below are the union's figures
+//! measured with the shipped models, less a small margin for retrained weights.
 
 use std::sync::Arc;
 
@@ -12,32 +14,42 @@ fn the_scenario_suite_does_not_regress() {
     let nlu = Arc::new(models::Nlu::shipped().expect("shipped models"));
     let bot = bot::Bot::new(kb, nlu, bot::BotConfig::default());
     let scenarios = bot::scenarios::shipped().expect("scenario file parses");
-    assert!(scenarios.len() >= 80);
+    assert!(scenarios.len() >= 180);
     let report = bot::scenarios::run(&bot, &scenarios);
     assert!(
-        report.answer_accuracy >= 0.78,
+        report.answer_accuracy >= 0.85,
         "answer accuracy {}",
         report.answer_accuracy
     );
     assert!(
-        report.wrong_answer_rate <= 0.06,
+        report.wrong_answer_rate <= 0.02,
         "wrong answers {}",
         report.wrong_answer_rate
     );
     assert!(
-        report.handoff_recall >= 0.86,
+        report.handoff_recall >= 0.97,
         "handoff recall {}",
         report.handoff_recall
     );
     assert!(
-        report.false_handoff_rate <= 0.05,
+        report.false_handoff_rate <= 0.03,
         "false handoffs {}",
         report.false_handoff_rate
     );
     assert!(
-        report.average_completeness >= 0.95,
+        report.average_completeness >= 0.98,
         "completeness {}",
         report.average_completeness
+    );
+    assert!(
+        report.handoff_precision >= 0.95,
+        "handoff precision {}",
+        report.handoff_precision
+    );
+    assert!(
+        report.reason_accuracy >= 0.97,
+        "handoff reasons {}",
+        report.reason_accuracy
     );
     assert!(
         report.entity_recall >= 0.99,
