@@ -1,21 +1,58 @@
-//! Who takes which waiting conversation.
+//! Who takes which waiting conversation, and why.
 //!
-//! `router` is a pure function of a [`Snapshot`]: the agents (skills, capacity, load, presence)
-//! and the waiting queue at one instant go in, a list of [`Assignment`]s comes out, each with
-//! the candidates that were considered and why the winner won. It does no I/O and holds no
-//! state: the gateway takes the snapshot from its store, calls [`assign`], and applies the
-//! result atomically. Because the function sees one consistent snapshot and updates its own
-//! working copy of every agent's load as it goes, it never assigns one conversation twice and
-//! never pushes an agent over `max_concurrent`.
+//! The router does no I/O. Agents (skills, role, capacity, load, presence) and waiting
+//! conversations (must-have and preferred skills, value, anger, SLA, wait) go in; assignments
+//! come out, each with the conversation's priority score broken into its parts, the rule that
+//! picked the winner and the candidates considered. [`assign`] decides on one snapshot (what
+//! the gateway does after every event); [`Router`] keeps the same state indexed so that one
+//! decision costs O(log n) in the number of agents and waiting conversations.
 //!
-//! v0 policy: the queue is served by priority (higher first), then by time waited; a
-//! conversation goes to an online agent having every required skill and free capacity, the
-//! lowest load ratio first, then the one idle the longest.
+//! # The priority score
+//!
+//! Every waiting conversation has one score, in seconds of waiting it is worth:
+//!
+//! ```text
+//! score = wait + (REFERENCE_SLA − sla) + 60 · value_tier + 120 · anger + 600 · returned
+//!       = (REFERENCE_SLA − slack) + 60 · value_tier + 120 · anger + 600 · returned
+//! ```
+//!
+//! where `wait` is the time since the handoff, `sla` the conversation's first-response target
+//! (180 s by default, as Chinese marketplaces measure it), `slack = sla − wait` the time left
+//! before the target is missed (negative once missed), `value_tier` 0 (everyone), 1 (VIP) or
+//! 2, `anger` the peak negativity of the sentiment trend in 0..=1, and `returned` 1 for a
+//! conversation that lost its agent (timeout, disconnect, transfer), which goes back to the
+//! front. The queue is served highest score first. Every term but `wait` is fixed when the
+//! conversation is queued and `wait` grows at the same rate for all, so the order changes only
+//! when conversations arrive or leave: the queue is a sorted index on
+//! `rank = queued_at − (score − wait)`, never re-sorted as time passes.
+//!
+//! # The choice of agent
+//!
+//! An agent can take a conversation when online (not away, offline or draining), below
+//! `max_concurrent`, holding every must-have skill (the language skill is always one) and every
+//! preferred skill not yet relaxed, a supervisor when the conversation was escalated, the named
+//! agent of a transfer, and not an agent who already missed or handed back this conversation.
+//! Preferred skills relax step by step as the conversation waits (bullseye routing: e.g. the
+//! VIP preference after 10 s, the product specialty after 20 s). Among the agents who can, a
+//! returning customer's agent from the last 72 hours wins (stickiness); otherwise the lowest
+//! load ratio, then the longest idle, then the smallest id.
+
+mod index;
+
+pub use index::Router;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::cmp::Ordering;
 use std::collections::BTreeSet;
+
+/// The SLA every score is measured against, seconds (first human response after handoff).
+pub const REFERENCE_SLA_SECS: u32 = 180;
+/// Score seconds per value tier.
+pub const VALUE_WEIGHT_SECS: f64 = 60.0;
+/// Score seconds at full anger.
+pub const ANGER_WEIGHT_SECS: f64 = 120.0;
+/// Score seconds for a conversation returned to the queue after losing its agent.
+pub const RETURNED_BOOST_SECS: f64 = 600.0;
 
 /// Whether an agent takes new conversations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -24,6 +61,56 @@ pub enum Presence {
     Online,
     Away,
     Offline,
+    /// Finishes the conversations held, takes no new ones.
+    Draining,
+}
+
+/// What an agent may be given.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    #[default]
+    Agent,
+    /// Takes escalations as well as ordinary conversations.
+    Supervisor,
+}
+
+/// The routing settings a shop may change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// First human response target after a handoff.
+    pub sla_secs: u32,
+    /// First response target for VIP customers.
+    pub vip_sla_secs: u32,
+    /// When the VIP preference (skill `vip`) is dropped.
+    pub vip_relax_secs: u32,
+    /// When the product/intent specialty (e.g. `aftersales`) is dropped.
+    pub specialty_relax_secs: u32,
+    /// How long a customer goes back to the agent they last talked to.
+    pub stickiness_hours: u32,
+    /// How long a newly assigned agent has to answer before the conversation moves on.
+    pub accept_timeout_secs: u32,
+    /// How long an agent's socket may be gone before the agent counts as away.
+    pub disconnect_grace_secs: u32,
+    /// How long an agent who missed or handed back a conversation is not offered it again.
+    pub exclusion_secs: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            sla_secs: REFERENCE_SLA_SECS,
+            vip_sla_secs: 60,
+            vip_relax_secs: 10,
+            specialty_relax_secs: 20,
+            stickiness_hours: 72,
+            accept_timeout_secs: 60,
+            disconnect_grace_secs: 30,
+            exclusion_secs: 300,
+        }
+    }
 }
 
 /// An agent as the router sees it at one instant.
@@ -37,12 +124,14 @@ pub struct AgentState {
     /// How many conversations the agent holds now.
     pub load: u32,
     pub presence: Presence,
+    #[serde(default)]
+    pub role: Role,
     /// When the agent last received a conversation; `None` means never, the longest idle.
     pub last_assigned_at: Option<DateTime<Utc>>,
 }
 
 impl AgentState {
-    fn load_ratio(&self) -> f64 {
+    pub fn load_ratio(&self) -> f64 {
         if self.max_concurrent == 0 {
             1.0
         } else {
@@ -50,31 +139,213 @@ impl AgentState {
         }
     }
 
-    /// Why this agent cannot take a conversation needing `required`, or `None` if it can.
-    fn rejection(&self, required: &BTreeSet<String>) -> Option<Rejection> {
-        if self.presence != Presence::Online {
-            return Some(Rejection::NotOnline);
-        }
-        let missing: Vec<String> = required.difference(&self.skills).cloned().collect();
-        if !missing.is_empty() {
-            return Some(Rejection::MissingSkills(missing));
-        }
-        if self.load >= self.max_concurrent {
-            return Some(Rejection::AtCapacity);
-        }
-        None
+    /// Online with room: may be given something.
+    pub fn available(&self) -> bool {
+        self.presence == Presence::Online && self.load < self.max_concurrent
     }
+}
+
+/// A skill wanted but not required: dropped once the conversation has waited `relax_after_secs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preference {
+    pub skill: String,
+    pub relax_after_secs: u32,
 }
 
 /// A conversation waiting for an agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Waiting {
     pub conversation_id: String,
-    /// Skills an agent must have, e.g. the customer's language and the intent's specialty.
+    /// Skills an agent must have; never relaxed (the customer's language, a transfer's skill).
     pub required_skills: BTreeSet<String>,
-    /// Higher is served first; ties go to the longest waiting.
-    pub priority: i64,
+    /// Skills wanted first, relaxed as the conversation waits.
+    #[serde(default)]
+    pub preferred: Vec<Preference>,
+    /// 0 for everyone, 1 for VIP, 2 for the shop's top tier.
+    #[serde(default)]
+    pub value_tier: u8,
+    /// Peak negativity of the conversation so far, 0..=1.
+    #[serde(default)]
+    pub anger: f32,
+    /// First-response target in seconds after `enqueued_at`.
+    #[serde(default = "default_sla")]
+    pub sla_secs: u32,
+    /// True after the conversation lost an agent: it goes back to the front.
+    #[serde(default)]
+    pub returned: bool,
+    /// The agent this customer talked to recently, preferred when online with room.
+    #[serde(default)]
+    pub sticky_agent: Option<String>,
+    /// A transfer to a named agent: only that agent may take it.
+    #[serde(default)]
+    pub target_agent: Option<String>,
+    /// An escalation: only supervisors may take it.
+    #[serde(default)]
+    pub supervisor_only: bool,
+    /// Agents who missed or handed back this conversation.
+    #[serde(default)]
+    pub excluded_agents: Vec<String>,
+    /// Until when `excluded_agents` are passed over; `None` for always. After it, an agent
+    /// who missed the conversation may get it again rather than leave the customer waiting.
+    #[serde(default)]
+    pub excluded_until: Option<DateTime<Utc>>,
+    /// When the conversation was handed off; kept when it returns to the queue.
     pub enqueued_at: DateTime<Utc>,
+}
+
+fn default_sla() -> u32 {
+    REFERENCE_SLA_SECS
+}
+
+/// A conversation's priority score at one instant, in its parts (seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScoreParts {
+    pub wait: f64,
+    /// Time left before the first-response target; negative once missed.
+    pub sla_slack: f64,
+    pub value: f64,
+    pub anger: f64,
+    pub returned: f64,
+    pub total: f64,
+}
+
+impl Waiting {
+    /// A new queue entry with the defaults: no preferences, tier 0, calm, the reference SLA.
+    pub fn new(
+        conversation_id: impl Into<String>,
+        required_skills: BTreeSet<String>,
+        enqueued_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            conversation_id: conversation_id.into(),
+            required_skills,
+            preferred: Vec::new(),
+            value_tier: 0,
+            anger: 0.0,
+            sla_secs: REFERENCE_SLA_SECS,
+            returned: false,
+            sticky_agent: None,
+            target_agent: None,
+            supervisor_only: false,
+            excluded_agents: Vec::new(),
+            excluded_until: None,
+            enqueued_at,
+        }
+    }
+
+    /// The part of the score fixed at queueing time, seconds.
+    fn bonus_secs(&self) -> f64 {
+        f64::from(REFERENCE_SLA_SECS) - f64::from(self.sla_secs)
+            + VALUE_WEIGHT_SECS * f64::from(self.value_tier)
+            + ANGER_WEIGHT_SECS * f64::from(self.anger.clamp(0.0, 1.0))
+            + if self.returned {
+                RETURNED_BOOST_SECS
+            } else {
+                0.0
+            }
+    }
+
+    /// The queue's sort key in milliseconds: lower is served first. Independent of the time
+    /// of asking, so the queue never needs re-sorting.
+    pub fn rank(&self) -> i64 {
+        self.enqueued_at.timestamp_millis() - (self.bonus_secs() * 1000.0).round() as i64
+    }
+
+    /// The score at `now`, in its parts.
+    pub fn score(&self, now: DateTime<Utc>) -> ScoreParts {
+        let wait = ((now - self.enqueued_at).num_milliseconds().max(0)) as f64 / 1000.0;
+        let value = VALUE_WEIGHT_SECS * f64::from(self.value_tier);
+        let anger = ANGER_WEIGHT_SECS * f64::from(self.anger.clamp(0.0, 1.0));
+        let returned = if self.returned {
+            RETURNED_BOOST_SECS
+        } else {
+            0.0
+        };
+        let sla_slack = f64::from(self.sla_secs) - wait;
+        ScoreParts {
+            wait,
+            sla_slack,
+            value,
+            anger,
+            returned,
+            total: f64::from(REFERENCE_SLA_SECS) - sla_slack + value + anger + returned,
+        }
+    }
+
+    /// The SLA deadline: when the first human response is due.
+    pub fn sla_deadline(&self) -> DateTime<Utc> {
+        self.enqueued_at + chrono::Duration::seconds(i64::from(self.sla_secs))
+    }
+
+    /// The skills an agent needs at `now`: the must-haves and the preferences not yet relaxed.
+    pub fn effective_skills(&self, now: DateTime<Utc>) -> BTreeSet<String> {
+        let mut skills = self.required_skills.clone();
+        for p in &self.preferred {
+            if now < self.relax_at(p) {
+                skills.insert(p.skill.clone());
+            }
+        }
+        skills
+    }
+
+    /// The preferred skills already dropped at `now`.
+    pub fn relaxed_skills(&self, now: DateTime<Utc>) -> Vec<String> {
+        self.preferred
+            .iter()
+            .filter(|p| now >= self.relax_at(p) && !self.required_skills.contains(&p.skill))
+            .map(|p| p.skill.clone())
+            .collect()
+    }
+
+    /// Whether `agent_id` is passed over at `now` for having missed or handed back this.
+    pub fn excludes(&self, agent_id: &str, now: DateTime<Utc>) -> bool {
+        self.excluded_agents.iter().any(|a| a == agent_id)
+            && self.excluded_until.is_none_or(|until| now < until)
+    }
+
+    fn relax_at(&self, p: &Preference) -> DateTime<Utc> {
+        self.enqueued_at + chrono::Duration::seconds(i64::from(p.relax_after_secs))
+    }
+
+    /// Why `agent` cannot take this conversation at `now`, or `None` if it can.
+    pub fn rejection(&self, agent: &AgentState, now: DateTime<Utc>) -> Option<Rejection> {
+        match agent.presence {
+            Presence::Online => {}
+            Presence::Draining => return Some(Rejection::Draining),
+            Presence::Away | Presence::Offline => return Some(Rejection::NotOnline),
+        }
+        if let Some(target) = &self.target_agent {
+            if *target != agent.id {
+                return Some(Rejection::NotTarget);
+            }
+        }
+        if self.supervisor_only && agent.role != Role::Supervisor {
+            return Some(Rejection::NotSupervisor);
+        }
+        if self.excludes(&agent.id, now) {
+            return Some(Rejection::HandedBack);
+        }
+        let missing: Vec<String> = self
+            .required_skills
+            .difference(&agent.skills)
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Some(Rejection::MissingSkills(missing));
+        }
+        let missing: Vec<String> = self
+            .effective_skills(now)
+            .difference(&agent.skills)
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Some(Rejection::MissingPreferred(missing));
+        }
+        if agent.load >= agent.max_concurrent {
+            return Some(Rejection::AtCapacity);
+        }
+        None
+    }
 }
 
 /// The state the router decides on.
@@ -89,8 +360,33 @@ pub struct Snapshot {
 #[serde(tag = "reason", content = "skills", rename_all = "snake_case")]
 pub enum Rejection {
     NotOnline,
+    Draining,
+    NotTarget,
+    NotSupervisor,
+    /// Missed this conversation's accept timeout, or transferred it away.
+    HandedBack,
     MissingSkills(Vec<String>),
+    /// Lacks a preferred skill not yet relaxed.
+    MissingPreferred(Vec<String>),
     AtCapacity,
+}
+
+/// Which rule decided between the eligible agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// The named agent of a transfer.
+    Target,
+    /// The agent this customer talked to recently.
+    Sticky,
+    /// The only agent who could.
+    OnlyCandidate,
+    /// The lowest load ratio.
+    LowestLoad,
+    /// Equal load ratios: the longest since their last assignment.
+    LongestIdle,
+    /// Equal in everything: the smallest id.
+    Id,
 }
 
 /// One agent considered for one conversation, with the parts of its score.
@@ -100,7 +396,11 @@ pub struct Candidate {
     pub load: u32,
     pub max_concurrent: u32,
     pub load_ratio: f64,
-    pub last_assigned_at: Option<DateTime<Utc>>,
+    /// Seconds since the last assignment; `None` if never assigned.
+    pub idle_secs: Option<f64>,
+    /// The customer's recent agent.
+    #[serde(default)]
+    pub sticky: bool,
     /// `None` when the agent could take the conversation.
     pub rejected: Option<Rejection>,
 }
@@ -110,18 +410,23 @@ pub struct Candidate {
 pub struct Assignment {
     pub conversation_id: String,
     pub agent_id: String,
-    /// Every agent considered, the winner first among the eligible ones.
+    pub rule: Rule,
+    /// The conversation's priority score when it was served.
+    pub score: ScoreParts,
+    /// Preferred skills dropped by waiting (bullseye relaxation).
+    pub relaxed: Vec<String>,
+    /// The agents considered: the winner first, then the runners-up in order, then (when the
+    /// decision was explained in full) every other agent with the reason it lost.
     pub candidates: Vec<Candidate>,
 }
 
-/// The queue in service order: priority first, then the longest waiting, then id so the order
-/// is total and the same on every process.
+/// The queue in service order: highest score first (lowest rank), then id so the order is
+/// total and the same on every process.
 pub fn queue_order(queue: &[Waiting]) -> Vec<&Waiting> {
     let mut ordered: Vec<&Waiting> = queue.iter().collect();
     ordered.sort_by(|a, b| {
-        b.priority
-            .cmp(&a.priority)
-            .then(a.enqueued_at.cmp(&b.enqueued_at))
+        a.rank()
+            .cmp(&b.rank())
             .then_with(|| a.conversation_id.cmp(&b.conversation_id))
     });
     ordered
@@ -135,258 +440,36 @@ pub fn queue_position(queue: &[Waiting], conversation_id: &str) -> Option<usize>
         .map(|i| i + 1)
 }
 
-/// Assigns as many waiting conversations as the agents can take, in queue order.
+/// Assigns as many waiting conversations as the agents can take, highest score first, each
+/// explained in full (every agent, with the reason each one lost).
 ///
-/// `now` stamps the winners' `last_assigned_at` in the working copy, so that two
-/// conversations assigned in one call spread over equally loaded agents.
+/// `now` stamps the winners' `last_assigned_at` in the working copy, so that conversations
+/// assigned in one call spread over equally loaded agents.
 pub fn assign(snapshot: &Snapshot, now: DateTime<Utc>) -> Vec<Assignment> {
-    let mut agents = snapshot.agents.clone();
-    let mut out = Vec::new();
-    for waiting in queue_order(&snapshot.queue) {
-        let mut candidates: Vec<Candidate> = agents
-            .iter()
-            .map(|a| Candidate {
-                agent_id: a.id.clone(),
-                load: a.load,
-                max_concurrent: a.max_concurrent,
-                load_ratio: a.load_ratio(),
-                last_assigned_at: a.last_assigned_at,
-                rejected: a.rejection(&waiting.required_skills),
-            })
-            .collect();
-        candidates.sort_by(compare_candidates);
-        let Some(winner) = candidates.first().filter(|c| c.rejected.is_none()) else {
-            continue;
-        };
-        let agent_id = winner.agent_id.clone();
-        if let Some(agent) = agents.iter_mut().find(|a| a.id == agent_id) {
-            agent.load += 1;
-            agent.last_assigned_at = Some(now);
-        }
-        out.push(Assignment {
-            conversation_id: waiting.conversation_id.clone(),
-            agent_id,
-            candidates,
-        });
+    let mut router = Router::with_full_explanations();
+    for agent in &snapshot.agents {
+        router.upsert_agent(agent.clone());
     }
-    out
+    for waiting in &snapshot.queue {
+        router.enqueue(waiting.clone(), now);
+    }
+    router.route(now)
 }
 
-/// Eligible before rejected; then the lowest load ratio; then the longest idle; then id.
-fn compare_candidates(a: &Candidate, b: &Candidate) -> Ordering {
-    a.rejected
-        .is_some()
-        .cmp(&b.rejected.is_some())
-        .then(a.load_ratio.total_cmp(&b.load_ratio))
-        .then_with(|| match (a.last_assigned_at, b.last_assigned_at) {
-            (None, None) => Ordering::Equal,
-            (None, Some(_)) => Ordering::Less,
-            (Some(_), None) => Ordering::Greater,
-            (Some(x), Some(y)) => x.cmp(&y),
-        })
-        .then_with(|| a.agent_id.cmp(&b.agent_id))
+/// The estimated wait, seconds, of the customer at 1-based `position` in the queue: the
+/// seats of the online agents free up at `seats / mean_handle` per second, so the customer's
+/// turn comes after `position` of them; `free_seats` already open now shorten the wait.
+pub fn estimated_wait(position: usize, seats: u32, free_seats: u32, mean_handle_secs: f64) -> u64 {
+    if seats == 0 {
+        // Nobody online: say the time of one handle per place, the best guess there is.
+        return (position as f64 * mean_handle_secs).round() as u64;
+    }
+    let ahead = position.saturating_sub(free_seats as usize);
+    if ahead == 0 {
+        return 0;
+    }
+    (ahead as f64 * mean_handle_secs / f64::from(seats)).round() as u64
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::{Duration, TimeZone};
-    use proptest::prelude::*;
-    use std::collections::HashMap;
-
-    fn t(secs: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_700_000_000 + secs, 0)
-            .single()
-            .expect("valid timestamp")
-    }
-
-    fn skills(list: &[&str]) -> BTreeSet<String> {
-        list.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn agent(id: &str, sk: &[&str], max: u32, load: u32) -> AgentState {
-        AgentState {
-            id: id.into(),
-            skills: skills(sk),
-            max_concurrent: max,
-            load,
-            presence: Presence::Online,
-            last_assigned_at: None,
-        }
-    }
-
-    fn waiting(id: &str, sk: &[&str], priority: i64, at: i64) -> Waiting {
-        Waiting {
-            conversation_id: id.into(),
-            required_skills: skills(sk),
-            priority,
-            enqueued_at: t(at),
-        }
-    }
-
-    fn check(snapshot: Snapshot, expected: &[(&str, &str)]) {
-        let got: Vec<(String, String)> = assign(&snapshot, t(1000))
-            .into_iter()
-            .map(|a| (a.conversation_id, a.agent_id))
-            .collect();
-        let expected: Vec<(String, String)> = expected
-            .iter()
-            .map(|(c, a)| (c.to_string(), a.to_string()))
-            .collect();
-        assert_eq!(got, expected);
-    }
-
-    #[test]
-    fn only_agents_with_every_required_skill_are_chosen() {
-        check(
-            Snapshot {
-                agents: vec![
-                    agent("zh-pre", &["zh", "presales"], 3, 0),
-                    agent("zh-after", &["zh", "aftersales"], 3, 2),
-                ],
-                queue: vec![waiting("c1", &["zh", "aftersales"], 0, 0)],
-            },
-            &[("c1", "zh-after")],
-        );
-    }
-
-    #[test]
-    fn least_loaded_agent_wins_then_longest_idle() {
-        let mut busy = agent("busy", &["zh"], 4, 2);
-        busy.last_assigned_at = Some(t(0));
-        let mut recent = agent("recent", &["zh"], 4, 1);
-        recent.last_assigned_at = Some(t(500));
-        let mut idle = agent("idle", &["zh"], 4, 1);
-        idle.last_assigned_at = Some(t(100));
-        check(
-            Snapshot {
-                agents: vec![busy, recent, idle],
-                queue: vec![waiting("c1", &["zh"], 0, 0)],
-            },
-            &[("c1", "idle")],
-        );
-    }
-
-    #[test]
-    fn load_ratio_not_absolute_load_decides() {
-        check(
-            Snapshot {
-                agents: vec![agent("small", &["zh"], 2, 1), agent("big", &["zh"], 10, 3)],
-                queue: vec![waiting("c1", &["zh"], 0, 0)],
-            },
-            &[("c1", "big")],
-        );
-    }
-
-    #[test]
-    fn offline_away_and_full_agents_get_nothing() {
-        let mut away = agent("away", &["zh"], 3, 0);
-        away.presence = Presence::Away;
-        let mut off = agent("off", &["zh"], 3, 0);
-        off.presence = Presence::Offline;
-        check(
-            Snapshot {
-                agents: vec![away, off, agent("full", &["zh"], 2, 2)],
-                queue: vec![waiting("c1", &["zh"], 0, 0)],
-            },
-            &[],
-        );
-    }
-
-    #[test]
-    fn higher_priority_then_longer_wait_is_served_first() {
-        check(
-            Snapshot {
-                agents: vec![agent("a", &["zh"], 1, 0)],
-                queue: vec![
-                    waiting("late", &["zh"], 0, 50),
-                    waiting("early", &["zh"], 0, 10),
-                    waiting("vip", &["zh"], 5, 90),
-                ],
-            },
-            &[("vip", "a")],
-        );
-        let q = vec![
-            waiting("late", &["zh"], 0, 50),
-            waiting("early", &["zh"], 0, 10),
-        ];
-        assert_eq!(queue_position(&q, "early"), Some(1));
-        assert_eq!(queue_position(&q, "late"), Some(2));
-        assert_eq!(queue_position(&q, "missing"), None);
-    }
-
-    #[test]
-    fn one_call_spreads_work_over_equal_agents() {
-        check(
-            Snapshot {
-                agents: vec![agent("a", &["zh"], 2, 0), agent("b", &["zh"], 2, 0)],
-                queue: vec![
-                    waiting("c1", &["zh"], 0, 1),
-                    waiting("c2", &["zh"], 0, 2),
-                    waiting("c3", &["zh"], 0, 3),
-                ],
-            },
-            &[("c1", "a"), ("c2", "b"), ("c3", "a")],
-        );
-    }
-
-    #[test]
-    fn explanation_lists_every_agent_with_the_reason_it_lost() {
-        let out = assign(
-            &Snapshot {
-                agents: vec![agent("en", &["en"], 3, 0), agent("zh", &["zh"], 3, 1)],
-                queue: vec![waiting("c1", &["zh"], 0, 0)],
-            },
-            t(5) + Duration::seconds(1),
-        );
-        assert_eq!(out.len(), 1);
-        let cands = &out[0].candidates;
-        assert_eq!(cands[0].agent_id, "zh");
-        assert_eq!(cands[0].rejected, None);
-        assert_eq!(
-            cands[1].rejected,
-            Some(Rejection::MissingSkills(vec!["zh".into()]))
-        );
-    }
-
-    proptest! {
-        #[test]
-        fn never_double_assigns_and_never_exceeds_capacity(
-            agents in prop::collection::vec((0u32..4, 0u32..4, any::<bool>(), any::<bool>()), 0..6),
-            queue in prop::collection::vec((any::<bool>(), -2i64..3, 0i64..100), 0..20),
-        ) {
-            let agents: Vec<AgentState> = agents.iter().enumerate().map(|(i, (max, load, en, online))| {
-                let mut a = agent(&format!("a{i}"), if *en { &["en"] } else { &["zh"] }, *max, (*load).min(*max));
-                if !online { a.presence = Presence::Away; }
-                a
-            }).collect();
-            let queue: Vec<Waiting> = queue.iter().enumerate().map(|(i, (en, p, at))| {
-                waiting(&format!("c{i}"), if *en { &["en"] } else { &["zh"] }, *p, *at)
-            }).collect();
-            let snapshot = Snapshot { agents: agents.clone(), queue: queue.clone() };
-            let out = assign(&snapshot, t(1000));
-            let mut seen = BTreeSet::new();
-            let mut added: HashMap<String, u32> = HashMap::new();
-            for a in &out {
-                prop_assert!(seen.insert(a.conversation_id.clone()), "assigned twice");
-                *added.entry(a.agent_id.clone()).or_default() += 1;
-                let agent = agents.iter().find(|x| x.id == a.agent_id).expect("known agent");
-                let conv = queue.iter().find(|w| w.conversation_id == a.conversation_id).expect("queued");
-                prop_assert!(agent.presence == Presence::Online);
-                prop_assert!(conv.required_skills.is_subset(&agent.skills));
-            }
-            for agent in &agents {
-                prop_assert!(agent.load + added.get(&agent.id).copied().unwrap_or(0) <= agent.max_concurrent.max(agent.load));
-            }
-            // Work-conserving: a conversation is left waiting only when no eligible agent had room.
-            for w in &queue {
-                if !seen.contains(&w.conversation_id) {
-                    let free = agents.iter().any(|a| a.presence == Presence::Online
-                        && w.required_skills.is_subset(&a.skills)
-                        && a.load + added.get(&a.id).copied().unwrap_or(0) < a.max_concurrent);
-                    prop_assert!(!free, "left {} waiting beside a free agent", w.conversation_id);
-                }
-            }
-        }
-    }
-}
+mod tests;
