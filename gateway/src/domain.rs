@@ -236,6 +236,15 @@ pub struct Conversation {
     /// Messages after the handoff that repeated a question the customer had asked the bot.
     #[serde(default)]
     pub repeats_after_handoff: u32,
+    /// When the current agent was given the conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_at: Option<DateTime<Utc>>,
+    /// When the current agent first answered; until then the accept timeout runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_at: Option<DateTime<Utc>>,
+    /// The first human response after the handoff (the SLA's measure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_at: Option<DateTime<Utc>>,
 }
 
 /// Who wrote a message.
@@ -304,6 +313,9 @@ pub struct Agent {
     pub active: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_assigned_at: Option<DateTime<Utc>>,
+    /// Conversations the agent let pass the accept timeout.
+    #[serde(default)]
+    pub missed_accepts: u32,
     pub created_at: DateTime<Utc>,
 }
 
@@ -323,6 +335,10 @@ impl Agent {
             max_concurrent: self.max_concurrent,
             load: u32::try_from(self.active.len()).unwrap_or(u32::MAX),
             presence: self.presence,
+            role: match self.role {
+                AgentRole::Agent => router::Role::Agent,
+                AgentRole::Supervisor => router::Role::Supervisor,
+            },
             last_assigned_at: self.last_assigned_at,
         }
     }
@@ -337,12 +353,59 @@ pub enum TokenOwner {
     Customer { conversation_id: String },
 }
 
-/// One routing decision, kept for `GET /v1/conversations/{id}/routing`.
+/// What happened in one routing record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingEvent {
+    /// The router gave the conversation to `agent_id`.
+    #[default]
+    Assigned,
+    /// `agent_id` did not answer in time; the conversation went back to the queue.
+    AcceptTimeout,
+    /// `agent_id`'s connection stayed away past the grace period.
+    AgentLost,
+    /// `agent_id` transferred it (to `target`: a skill or an agent).
+    Transferred,
+    /// `agent_id` escalated it to a supervisor.
+    Escalated,
+}
+
+/// One routing decision or event, kept for `GET /v1/conversations/{id}/routing`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoutingRecord {
     pub at: DateTime<Utc>,
+    #[serde(default)]
+    pub event: RoutingEvent,
     pub agent_id: String,
+    /// Which rule chose the agent (assignments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<router::Rule>,
+    /// The conversation's priority score in its parts when it was served (assignments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<router::ScoreParts>,
+    /// Preferred skills dropped by waiting (assignments).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relaxed: Vec<String>,
+    #[serde(default)]
     pub candidates: Vec<router::Candidate>,
+    /// Where a transfer went: `skill:NAME` or `agent:ID`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A note an agent left with a transfer or an escalation, shown to the next agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoverNote {
+    pub at: DateTime<Utc>,
+    pub from_agent_id: String,
+    pub from_agent_name: String,
+    /// `transfer` or `escalate`.
+    pub kind: String,
+    /// Where it went: `skill:NAME`, `agent:ID` or `supervisor`.
+    pub target: String,
+    pub note: String,
 }
 
 /// The handoff package as stored: the bot's part, completed with the transcript and the
@@ -351,6 +414,9 @@ pub struct RoutingRecord {
 pub struct StoredContext {
     pub bot: bot::HandoffContext,
     pub handed_off_at: DateTime<Utc>,
+    /// Notes from transfers and escalations, oldest first.
+    #[serde(default)]
+    pub notes: Vec<HandoverNote>,
 }
 
 /// Why a customer question counts as a knowledge-base gap.

@@ -66,6 +66,8 @@ pub struct ContextView {
     pub priority: i64,
     pub language: models::Language,
     pub handed_off_at: chrono::DateTime<chrono::Utc>,
+    /// Notes left by earlier agents with a transfer or an escalation, oldest first.
+    pub notes: Vec<crate::domain::HandoverNote>,
     /// Where the customer was when they started, as the page said.
     pub page: crate::domain::PageContext,
     pub transcript: Vec<Message>,

@@ -4,18 +4,27 @@
 //! events. Publishing never waits: a subscriber whose channel is full is dropped, its socket
 //! closes, and the client reconnects with `after_seq` to replay from the store, which holds
 //! every message. So a slow client can never slow the server or lose a message.
+//!
+//! With Redis, several processes serve one shop and a socket may live in another process
+//! than the one where its event happened: every publish is then also handed to the
+//! [`Relay`](crate::bus::Relay), which carries it to the other processes over pub/sub, and the
+//! bus delivers their events here with [`Hub::deliver`]. Pub/sub may drop events; messages
+//! carry a gap-free `seq`, so a socket that sees a gap, or is told to [`Hub::resync`], reads
+//! what it missed from the store.
 
-use serde::Serialize;
+use crate::bus::Relay;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::mpsc;
 
 /// How many events may wait for one socket before it counts as too slow.
 pub const SUBSCRIBER_BUFFER: usize = 256;
 
 /// What a socket listens to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Topic {
     Conversation(String),
     Agent(String),
@@ -30,12 +39,35 @@ pub struct Outgoing {
     pub json: Arc<str>,
 }
 
-type Subscribers = HashMap<Topic, Vec<(u64, mpsc::Sender<Outgoing>)>>;
+impl Outgoing {
+    /// Whether the event is a `message` event: its key is then one message, and a `seq`
+    /// beyond the next one means messages in between were missed. Other keyed events (an
+    /// agent's `assigned`) carry the transcript up to their `seq` themselves.
+    ///
+    /// Events are internally tagged enums (`#[serde(tag = "type")]`), whose serialisation
+    /// always starts with the tag.
+    pub fn carries_message(&self) -> bool {
+        self.json.starts_with(r#"{"type":"message""#)
+    }
+}
+
+/// What a socket receives from the hub.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    Event(Outgoing),
+    /// Events may have been missed (the link between processes was down): read the store
+    /// after the last `seq` sent.
+    Resync,
+}
+
+type Subscribers = HashMap<Topic, Vec<(u64, mpsc::Sender<Delivery>)>>;
 
 #[derive(Default)]
 pub struct Hub {
     subscribers: Mutex<Subscribers>,
     next_id: AtomicU64,
+    /// The way to the other processes, when there are any (Redis); set once at start.
+    relay: OnceLock<Relay>,
 }
 
 /// A live subscription; dropping it unsubscribes.
@@ -43,7 +75,13 @@ pub struct Subscription {
     hub: Arc<Hub>,
     topic: Topic,
     id: u64,
-    pub events: mpsc::Receiver<Outgoing>,
+    pub events: mpsc::Receiver<Delivery>,
+}
+
+impl Subscription {
+    pub fn topic(&self) -> &Topic {
+        &self.topic
+    }
 }
 
 impl Drop for Subscription {
@@ -59,6 +97,18 @@ impl Hub {
         self.subscribers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Sends every later publish to the other processes too. Only the first call counts.
+    pub fn attach_relay(&self, relay: Relay) {
+        if self.relay.set(relay).is_err() {
+            tracing::warn!("the hub already has a relay; keeping the first");
+        }
+    }
+
+    /// The relay to the other processes, when there is one.
+    pub fn relay(&self) -> Option<&Relay> {
+        self.relay.get()
     }
 
     /// Subscribes to `topic`, unless it already has `limit` subscribers.
@@ -102,10 +152,10 @@ impl Hub {
         event: &E,
         message_key: Option<(&str, u64)>,
     ) {
-        let mut subs = self.lock();
-        let Some(list) = subs.get_mut(topic) else {
+        let relay = self.relay.get();
+        if relay.is_none() && !self.lock().contains_key(topic) {
             return;
-        };
+        }
         let json: Arc<str> = match serde_json::to_string(event) {
             Ok(json) => json.into(),
             Err(error) => {
@@ -117,18 +167,44 @@ impl Hub {
             message_key: message_key.map(|(c, s)| (Arc::from(c), s)),
             json,
         };
-        list.retain(|(id, tx)| match tx.try_send(outgoing.clone()) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(
-                    subscriber = id,
-                    ?topic,
-                    "dropping a slow subscriber; it will replay on reconnect"
-                );
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        });
+        if let Some(relay) = relay {
+            relay.send(topic, &outgoing);
+        }
+        self.deliver(topic, outgoing);
+    }
+
+    /// Hands an already serialised event to this process's subscribers of `topic` only (the
+    /// bus delivers other processes' events with it).
+    pub fn deliver(&self, topic: &Topic, outgoing: Outgoing) {
+        let mut subs = self.lock();
+        let Some(list) = subs.get_mut(topic) else {
+            return;
+        };
+        list.retain(
+            |(id, tx)| match tx.try_send(Delivery::Event(outgoing.clone())) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(
+                        subscriber = id,
+                        ?topic,
+                        "dropping a slow subscriber; it will replay on reconnect"
+                    );
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            },
+        );
+    }
+
+    /// Tells every subscriber that events may have been missed, so each reads the store
+    /// after what it last sent. A subscriber too full to take the notice is dropped and
+    /// replays on reconnect, as for a missed event.
+    pub fn resync(&self) {
+        let mut subs = self.lock();
+        for list in subs.values_mut() {
+            list.retain(|(_, tx)| tx.try_send(Delivery::Resync).is_ok());
+        }
+        subs.retain(|_, list| !list.is_empty());
     }
 
     /// How many sockets listen to `topic` now.
@@ -157,7 +233,14 @@ mod tests {
             &serde_json::json!({"n": 1}),
         );
         assert_eq!(
-            a.events.recv().await.map(|o| o.json).as_deref(),
+            a.events
+                .recv()
+                .await
+                .and_then(|d| match d {
+                    Delivery::Event(o) => Some(o.json),
+                    Delivery::Resync => None,
+                })
+                .as_deref(),
             Some(r#"{"n":1}"#)
         );
         assert!(b.events.try_recv().is_err());

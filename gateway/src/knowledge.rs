@@ -177,6 +177,23 @@ impl AppState {
             .map_err(|e| ApiError::Internal(e.into()))
     }
 
+    /// Tells the other processes (with Redis) to rebuild their index from the store.
+    fn knowledge_base_changed(&self) {
+        if let Some(relay) = self.hub.relay() {
+            relay.knowledge_base_changed();
+        }
+    }
+
+    /// Rebuilds this process's index from the store, because another process changed the
+    /// knowledge base. Returns how many articles were indexed.
+    pub async fn reload_knowledge_base(&self) -> Result<usize, ApiError> {
+        let _kb = self.kb_lock.lock().await;
+        let articles = self.store.list_articles().await?;
+        let count = articles.len();
+        self.index(move |kb| kb.replace_all(articles)).await?;
+        Ok(count)
+    }
+
     pub async fn article(&self, id: &str) -> Result<kb::Article, ApiError> {
         self.store
             .get_article(id)
@@ -196,6 +213,7 @@ impl AppState {
         self.store.put_article(&article).await?;
         let indexed = article.clone();
         self.index(move |kb| kb.upsert(indexed)).await?;
+        self.knowledge_base_changed();
         Ok(article)
     }
 
@@ -206,6 +224,7 @@ impl AppState {
         self.store.put_article(&article).await?;
         let indexed = article.clone();
         self.index(move |kb| kb.upsert(indexed)).await?;
+        self.knowledge_base_changed();
         Ok(article)
     }
 
@@ -215,7 +234,9 @@ impl AppState {
             return Err(ApiError::NotFound("article"));
         }
         let id = id.to_owned();
-        self.index(move |kb| kb.remove(&id)).await
+        self.index(move |kb| kb.remove(&id)).await?;
+        self.knowledge_base_changed();
+        Ok(())
     }
 
     /// Every article, sorted by id.
@@ -263,6 +284,7 @@ impl AppState {
         let deleted = self.store.write_articles(&write, replace).await?;
         let all = self.store.list_articles().await?;
         self.index(move |kb| kb.replace_all(all)).await?;
+        self.knowledge_base_changed();
         tracing::info!(
             created,
             updated,

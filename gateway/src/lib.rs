@@ -9,6 +9,7 @@
 //! modules `service` (the conversation lifecycle), `store` (state), `hub` (live sockets).
 
 pub mod auth;
+pub mod bus;
 mod demo;
 pub mod domain;
 pub mod error;
@@ -16,7 +17,9 @@ pub mod events;
 pub mod hub;
 pub mod import;
 pub mod knowledge;
+pub mod metrics;
 mod routes;
+pub mod routing;
 pub mod service;
 pub mod settings;
 mod startup;

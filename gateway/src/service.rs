@@ -9,20 +9,14 @@ use crate::auth::{self, Principal};
 use crate::domain::{
     Agent, AgentPatch, AgentRole, Author, AuthorRole, Channel, ClientMessageId, Conversation,
     ConversationState, Customer, GapReason, Locale, Message, MessageText, NewMessage, PageContext,
-    Rating, RatingReason, RatingValue, RoutingRecord, StoredContext, TokenOwner,
+    Rating, RatingReason, RatingValue, StoredContext, TokenOwner,
 };
 use crate::error::ApiError;
-use crate::events::{ContextCustomer, ContextView, ConversationView, Event, QueueView};
+use crate::events::{ContextCustomer, ContextView, ConversationView, Event};
 use crate::hub::Topic;
 use crate::state::AppState;
-use crate::store::{Claim, QueueEntry};
 use chrono::Utc;
-use models::Language;
 use std::collections::BTreeSet;
-
-/// A rough handling time per waiting customer, for the estimated wait: each place ahead in
-/// the queue costs this many seconds divided over the online agents.
-pub const AVERAGE_HANDLE_SECONDS: u64 = 120;
 
 /// The most messages a transcript read or replay returns at once.
 pub const MAX_PAGE: usize = 500;
@@ -86,7 +80,7 @@ fn customer_info(conversation: &Conversation) -> bot::CustomerInfo {
     }
 }
 
-fn system_author() -> Author {
+pub(crate) fn system_author() -> Author {
     Author {
         role: AuthorRole::System,
         id: None,
@@ -145,12 +139,7 @@ impl AppState {
     /// The conversation as the contract shows it, with its queue place when queued.
     pub async fn view(&self, conversation: Conversation) -> Result<ConversationView, ApiError> {
         let queue = if conversation.state == ConversationState::Queued {
-            let entries = self.store.queue().await?;
-            let online = self.online_agents().await?;
-            router::queue_position(&entries, &conversation.id).map(|position| QueueView {
-                position,
-                eta_seconds: eta(position, online),
-            })
+            self.queue_view(&conversation.id).await?
         } else {
             None
         };
@@ -158,16 +147,6 @@ impl AppState {
             conversation,
             queue,
         })
-    }
-
-    async fn online_agents(&self) -> Result<usize, ApiError> {
-        Ok(self
-            .store
-            .list_agents()
-            .await?
-            .iter()
-            .filter(|a| a.presence == router::Presence::Online)
-            .count())
     }
 
     pub async fn start_conversation(
@@ -198,6 +177,9 @@ impl AppState {
             handed_off_at: None,
             rating: None,
             repeats_after_handoff: 0,
+            assigned_at: None,
+            accepted_at: None,
+            first_response_at: None,
         };
         let token = auth::new_token("cus");
         self.store.put_conversation(&conversation).await?;
@@ -220,7 +202,7 @@ impl AppState {
     }
 
     /// Stores a message and announces it to everyone listening to the conversation.
-    async fn append(
+    pub(crate) async fn append(
         &self,
         conversation: &Conversation,
         message: NewMessage,
@@ -246,7 +228,7 @@ impl AppState {
         }
     }
 
-    fn announce_state(&self, conversation: &Conversation) {
+    pub(crate) fn announce_state(&self, conversation: &Conversation) {
         self.hub.publish(
             &Topic::Conversation(conversation.id.clone()),
             &Event::State {
@@ -441,144 +423,25 @@ impl AppState {
                 .await;
         }
         let context = bot::build_context(&lines(&transcript), reasons, customer_info(conversation));
-        let entry = QueueEntry {
-            conversation_id: conversation.id.clone(),
-            required_skills: context.required_skills.iter().cloned().collect(),
-            priority: context.priority,
-            enqueued_at: now,
-        };
+        let entry = self.queue_entry(conversation, &context, now, now).await?;
         self.store
             .put_context(
                 &conversation.id,
                 &StoredContext {
                     bot: context,
                     handed_off_at: now,
+                    notes: Vec::new(),
                 },
             )
             .await?;
         let Some(queued) = self.store.enqueue(&entry, now).await? else {
             return Ok(());
         };
+        crate::metrics::Metrics::add(&self.metrics.handoffs, 1);
         tracing::info!(conversation_id = %queued.id, ?reasons, "handed off");
         self.announce_state(&queued);
         self.dispatch().await?;
         self.announce_queue().await?;
-        Ok(())
-    }
-
-    /// One routing pass: snapshot, decide, claim each decision atomically, announce.
-    pub async fn dispatch(&self) -> Result<(), ApiError> {
-        let _routing = self.routing_lock.lock().await;
-        let queue = self.store.queue().await?;
-        if queue.is_empty() {
-            return Ok(());
-        }
-        let agents = self.store.list_agents().await?;
-        let snapshot = router::Snapshot {
-            agents: agents.iter().map(Agent::router_state).collect(),
-            queue,
-        };
-        let now = Utc::now();
-        let started = std::time::Instant::now();
-        let decisions = router::assign(&snapshot, now);
-        tracing::debug!(
-            decisions = decisions.len(),
-            micros = started.elapsed().as_micros() as u64,
-            "routing pass"
-        );
-        for decision in decisions {
-            match self
-                .store
-                .claim(&decision.conversation_id, &decision.agent_id, now)
-                .await?
-            {
-                Claim::Claimed {
-                    conversation,
-                    agent,
-                } => {
-                    self.store
-                        .push_routing(
-                            &conversation.id,
-                            &RoutingRecord {
-                                at: now,
-                                agent_id: agent.id.clone(),
-                                candidates: decision.candidates,
-                            },
-                        )
-                        .await?;
-                    self.on_assigned(*conversation, &agent).await?;
-                }
-                Claim::Stale => {
-                    tracing::debug!(conversation_id = %decision.conversation_id, "routing decision went stale");
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn on_assigned(&self, conversation: Conversation, agent: &Agent) -> Result<(), ApiError> {
-        tracing::info!(conversation_id = %conversation.id, agent_id = %agent.id, "assigned");
-        let greeting = match conversation.customer.locale.language() {
-            Language::Zh => format!(
-                "客服「{}」已接入，正在查看您之前的对话，请稍候。",
-                agent.name
-            ),
-            Language::En => format!(
-                "{} has joined and is reading your conversation so far.",
-                agent.name
-            ),
-        };
-        // The customer hears of the agent before the agent's first reply can arrive.
-        self.announce_state(&conversation);
-        let without_agent = Conversation {
-            assignee: None,
-            ..conversation.clone()
-        };
-        let (notice, _) = self
-            .append(
-                &without_agent,
-                NewMessage {
-                    author: system_author(),
-                    text: greeting,
-                    client_message_id: None,
-                    bot: None,
-                },
-            )
-            .await?;
-        let context = self.context(&conversation).await?;
-        let event = Event::Assigned {
-            conversation_id: conversation.id.clone(),
-            conversation: ConversationView {
-                conversation: conversation.clone(),
-                queue: None,
-            },
-            context: Box::new(context),
-        };
-        self.hub.publish_keyed(
-            &Topic::Agent(agent.id.clone()),
-            &event,
-            Some((&conversation.id, notice.seq)),
-        );
-        Ok(())
-    }
-
-    /// Tells every queued customer their place and estimated wait.
-    pub async fn announce_queue(&self) -> Result<(), ApiError> {
-        let queue = self.store.queue().await?;
-        if queue.is_empty() {
-            return Ok(());
-        }
-        let online = self.online_agents().await?;
-        for (i, waiting) in router::queue_order(&queue).into_iter().enumerate() {
-            self.hub.publish(
-                &Topic::Conversation(waiting.conversation_id.clone()),
-                &Event::Queue {
-                    conversation_id: waiting.conversation_id.clone(),
-                    position: i + 1,
-                    eta_seconds: eta(i + 1, online),
-                },
-            );
-        }
         Ok(())
     }
 
@@ -606,6 +469,7 @@ impl AppState {
             priority: ctx.priority,
             language: ctx.language,
             handed_off_at: stored.handed_off_at,
+            notes: stored.notes,
             page: conversation.context.clone(),
             transcript,
         })
@@ -653,6 +517,9 @@ impl AppState {
                     bot: None,
                 },
             )
+            .await?;
+        self.store
+            .note_agent_reply(conversation_id, agent_id, message.created_at)
             .await?;
         let conversation = self.view(conversation).await?;
         Ok(Posted {
@@ -719,6 +586,7 @@ impl AppState {
                     "the conversation changed meanwhile",
                 ));
             };
+            self.record_handle_time(&conversation, Utc::now());
             self.announce_state(&conversation);
             if conversation.state == ConversationState::Resolved {
                 self.hub.publish(
@@ -822,6 +690,7 @@ impl AppState {
             presence: router::Presence::Offline,
             active: Vec::new(),
             last_assigned_at: None,
+            missed_accepts: 0,
             created_at: Utc::now(),
         };
         let token = auth::new_token("agt");
@@ -949,10 +818,4 @@ fn bot_author() -> Author {
         id: None,
         name: None,
     }
-}
-
-/// The estimated wait of the customer at `position`, spread over the online agents.
-pub fn eta(position: usize, online_agents: usize) -> u64 {
-    let places = position as u64;
-    places * AVERAGE_HANDLE_SECONDS / (online_agents.max(1) as u64)
 }

@@ -65,6 +65,10 @@ pub struct Settings {
     /// A directory with `intent/` and `sentiment/` model files to use instead of the shipped
     /// weights (`GATEWAY_MODELS_DIR`).
     pub models_dir: Option<PathBuf>,
+    /// SLA, relaxation steps, stickiness, accept timeout, disconnect grace.
+    pub routing: router::Policy,
+    /// How often each process checks timeouts and relaxations, milliseconds.
+    pub routing_tick_ms: u64,
 }
 
 impl Default for Settings {
@@ -79,6 +83,8 @@ impl Default for Settings {
             limits: Limits::default(),
             workers: 0,
             models_dir: None,
+            routing: router::Policy::default(),
+            routing_tick_ms: 1000,
         }
     }
 }
@@ -127,6 +133,32 @@ impl Settings {
                     })
                 }
             };
+        }
+        let routing_numbers: [(&'static str, &mut u32); 7] = [
+            ("GATEWAY_SLA_SECS", &mut s.routing.sla_secs),
+            ("GATEWAY_VIP_SLA_SECS", &mut s.routing.vip_sla_secs),
+            ("GATEWAY_VIP_RELAX_SECS", &mut s.routing.vip_relax_secs),
+            (
+                "GATEWAY_SPECIALTY_RELAX_SECS",
+                &mut s.routing.specialty_relax_secs,
+            ),
+            ("GATEWAY_STICKINESS_HOURS", &mut s.routing.stickiness_hours),
+            (
+                "GATEWAY_ACCEPT_TIMEOUT_SECS",
+                &mut s.routing.accept_timeout_secs,
+            ),
+            (
+                "GATEWAY_DISCONNECT_GRACE_SECS",
+                &mut s.routing.disconnect_grace_secs,
+            ),
+        ];
+        for (name, field) in routing_numbers {
+            if let Some(v) = get(name) {
+                *field = v.parse().map_err(|_| SettingsError {
+                    name,
+                    message: format!("{v:?} is not a whole number"),
+                })?;
+            }
         }
         Ok(s)
     }

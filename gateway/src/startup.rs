@@ -1,6 +1,7 @@
 //! Building and running the application: the one place that wires store, bot, hub and HTTP.
 
 use crate::auth;
+use crate::bus::{Bus, BusConfig};
 use crate::domain::TokenOwner;
 use crate::error;
 use crate::routes;
@@ -12,6 +13,9 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 const ADMIN_KEY_GENERATED: &str = "admin_key_generated";
 
@@ -21,23 +25,45 @@ pub struct Application {
     /// The admin key generated at this start, if one was (first start without
     /// `GATEWAY_ADMIN_KEY`); it is printed once and written to the data directory.
     generated_admin_key: Option<String>,
+    /// The pub/sub bus and the index reloader; they stop with the application.
+    background: Background,
+}
+
+/// Tasks that live as long as the application.
+#[derive(Default)]
+struct Background {
+    /// Held for its `Drop`, which stops the bus.
+    _bus: Option<Bus>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
 }
 
 impl Application {
     /// Opens the store, seeds a new data directory, builds the index and binds the socket
     /// (port 0 picks a free port). Nothing is served until [`Application::run_until_stopped`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // With Redis, the shop's pub/sub channel: the other processes are on it.
+        let mut channel = None;
         let store: Arc<dyn Store> = match &settings.storage {
             Storage::Embedded => {
                 Arc::new(EmbeddedStore::open(&settings.data_dir).with_context(|| {
                     format!("opening the data directory {}", settings.data_dir.display())
                 })?)
             }
-            Storage::Redis { url, prefix } => Arc::new(
-                RedisStore::connect(url, prefix)
+            Storage::Redis { url, prefix } => {
+                let store = RedisStore::connect(url, prefix)
                     .await
-                    .with_context(|| format!("connecting to Redis at {url}"))?,
-            ),
+                    .with_context(|| format!("connecting to Redis at {url}"))?;
+                channel = Some((url.clone(), format!("{}events", store.key_base())));
+                Arc::new(store)
+            }
         };
         store.put_meta("schema", "1").await?;
         let generated_admin_key = bootstrap_admin(&settings, store.as_ref()).await?;
@@ -57,6 +83,25 @@ impl Application {
             bot::BotConfig::default(),
         ));
         let state = web::Data::new(AppState::new(settings.clone(), Arc::clone(&store), bot));
+        // Subscribed before anything is served or seeded, so no other process's event or
+        // knowledge-base change after this point is missed.
+        let mut background = Background::default();
+        if let Some((url, channel)) = channel {
+            let changed = Arc::new(Notify::new());
+            background._bus = Some(
+                Bus::start(BusConfig {
+                    url: url.clone(),
+                    channel,
+                    hub: Arc::clone(&state.hub),
+                    knowledge_base_changed: Arc::clone(&changed),
+                })
+                .await
+                .with_context(|| format!("subscribing to Redis pub/sub at {url}"))?,
+            );
+            background
+                .tasks
+                .push(tokio::spawn(reload_knowledge_base(state.clone(), changed)));
+        }
         crate::demo::seed(&state).await?;
         let articles = store.list_articles().await?;
         let count = articles.len();
@@ -65,6 +110,10 @@ impl Application {
 
         // Conversations queued before a restart are served as soon as agents can take them.
         state.dispatch().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        // Accept timeouts, relaxed preferences and queue estimates move with time.
+        background
+            .tasks
+            .push(tokio::spawn(routing_ticker(state.clone())));
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
@@ -93,6 +142,7 @@ impl Application {
             port,
             server: server.run(),
             generated_admin_key,
+            background,
         })
     }
 
@@ -110,7 +160,35 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Self {
+            server, background, ..
+        } = self;
+        let stopped = server.await;
+        drop(background);
+        stopped
+    }
+}
+
+/// How long to wait before retrying an index reload that failed (Redis unreachable).
+const RELOAD_RETRY: Duration = Duration::from_secs(1);
+
+/// Rebuilds this process's index from the store each time another process changed the
+/// knowledge base. Notices that arrive during a rebuild make one more rebuild, not many.
+async fn reload_knowledge_base(state: web::Data<AppState>, changed: Arc<Notify>) {
+    loop {
+        changed.notified().await;
+        loop {
+            match state.reload_knowledge_base().await {
+                Ok(articles) => {
+                    tracing::info!(articles, "knowledge base reloaded after a change elsewhere");
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "knowledge base reload failed; retrying");
+                    tokio::time::sleep(RELOAD_RETRY).await;
+                }
+            }
+        }
     }
 }
 
@@ -137,4 +215,17 @@ async fn bootstrap_admin(settings: &Settings, store: &dyn Store) -> anyhow::Resu
         path.display()
     );
     Ok(Some(key))
+}
+
+/// Runs the time-driven part of routing every `routing_tick_ms` for the application's life.
+async fn routing_ticker(state: web::Data<AppState>) {
+    let period = Duration::from_millis(state.settings.routing_tick_ms.max(10));
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(error) = state.tick().await {
+            tracing::warn!(%error, "routing tick failed; trying again next tick");
+        }
+    }
 }

@@ -3,7 +3,7 @@
 use crate::hub::Hub;
 use crate::settings::Settings;
 use crate::store::Store;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,11 @@ pub struct AppState {
     pub kb_lock: tokio::sync::Mutex<()>,
     conversation_locks: Vec<tokio::sync::Mutex<()>>,
     rate: Mutex<HashMap<String, (Instant, u32)>>,
+    pub metrics: crate::metrics::Metrics,
+    /// Recent handle times (assignment to resolution), seconds, newest last: the ETA's base.
+    pub handle_times: Mutex<VecDeque<f64>>,
+    /// The queue place and ETA last pushed to each waiting customer, so only changes are sent.
+    pub announced: Mutex<HashMap<String, (usize, u64)>>,
 }
 
 impl AppState {
@@ -39,6 +44,9 @@ impl AppState {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             rate: Mutex::new(HashMap::new()),
+            metrics: crate::metrics::Metrics::default(),
+            handle_times: Mutex::new(VecDeque::new()),
+            announced: Mutex::new(HashMap::new()),
         }
     }
 

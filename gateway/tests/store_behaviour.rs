@@ -11,8 +11,9 @@
 use chrono::{DateTime, Duration, Utc};
 use gateway::domain::{
     Agent, AgentPatch, AgentRole, Assignee, Author, AuthorRole, Channel, Conversation,
-    ConversationState, Customer, GapReason, GapRecord, Locale, Message, NewMessage, PageContext,
-    Rating, RatingReason, RatingValue, RoutingRecord, StoredContext, TokenOwner,
+    ConversationState, Customer, GapReason, GapRecord, HandoverNote, Locale, Message, NewMessage,
+    PageContext, Rating, RatingReason, RatingValue, RoutingEvent, RoutingRecord, StoredContext,
+    TokenOwner,
 };
 use gateway::store::{Appended, Claim, EmbeddedStore, QueueEntry, RedisStore, Store};
 use std::collections::{BTreeSet, HashSet};
@@ -139,12 +140,16 @@ behaviours!(
     delete_idle_agent_refuses_an_agent_holding_conversations,
     enqueue_moves_a_bot_conversation_to_the_queue,
     enqueue_leaves_a_conversation_that_is_not_with_the_bot,
-    queue_is_served_by_priority_then_waiting_time_then_id,
+    queue_is_served_by_score_then_id,
     claim_gives_a_queued_conversation_to_an_online_agent_with_room,
     claim_is_stale_unless_the_conversation_is_queued,
     claim_is_stale_when_the_agent_cannot_take_the_conversation,
     twenty_agents_racing_for_one_conversation_leave_exactly_one_claim,
     concurrent_claims_never_exceed_an_agents_capacity,
+    requeue_takes_a_conversation_back_from_its_agent_into_the_queue,
+    requeue_does_nothing_unless_the_agent_still_holds_the_conversation,
+    concurrent_requeues_of_one_conversation_take_it_back_once,
+    note_agent_reply_stops_the_accept_timeout_once,
     finish_ends_an_assigned_conversation_and_releases_its_agent,
     finish_keeps_the_agents_other_conversations,
     finish_takes_a_queued_conversation_off_the_queue,
@@ -197,6 +202,9 @@ fn conversation(id: &str) -> Conversation {
         handed_off_at: None,
         rating: None,
         repeats_after_handoff: 0,
+        assigned_at: None,
+        accepted_at: None,
+        first_response_at: None,
     }
 }
 
@@ -240,6 +248,9 @@ fn full_conversation(id: &str) -> Conversation {
             created_at: at(700),
         }),
         repeats_after_handoff: 3,
+        assigned_at: Some(at(70)),
+        accepted_at: Some(at(80)),
+        first_response_at: Some(at(80)),
     }
 }
 
@@ -253,6 +264,7 @@ fn agent(id: &str, max_concurrent: u32, presence: router::Presence) -> Agent {
         presence,
         active: Vec::new(),
         last_assigned_at: None,
+        missed_accepts: 0,
         created_at: t0(),
     }
 }
@@ -341,13 +353,12 @@ fn handoff_context(priority: i64) -> bot::HandoffContext {
     }))
 }
 
-fn entry(id: &str, priority: i64, enqueued_at: DateTime<Utc>) -> QueueEntry {
-    QueueEntry {
-        conversation_id: id.into(),
-        required_skills: ["zh".to_string()].into_iter().collect(),
-        priority,
-        enqueued_at,
-    }
+/// A queue entry whose fixed score part is `boost` seconds (through its SLA: a tighter SLA
+/// counts as having waited longer), at most the reference SLA.
+fn entry(id: &str, boost: i64, enqueued_at: DateTime<Utc>) -> QueueEntry {
+    let mut entry = QueueEntry::new(id, ["zh".to_string()].into_iter().collect(), enqueued_at);
+    entry.sla_secs = u32::try_from(i64::from(router::REFERENCE_SLA_SECS) - boost).unwrap_or(0);
+    entry
 }
 
 fn article(id: &str, answer: &str) -> kb::Article {
@@ -697,6 +708,14 @@ async fn contexts_are_kept_per_conversation(store: Shared) -> anyhow::Result<()>
     let context = StoredContext {
         bot: handoff_context(9_007_199_254_740_993),
         handed_off_at: at(30),
+        notes: vec![HandoverNote {
+            at: at(40),
+            from_agent_id: "agt_1".into(),
+            from_agent_name: "小王".into(),
+            kind: "transfer".into(),
+            target: "skill:aftersales".into(),
+            note: "客户要退货".into(),
+        }],
     };
     store.put_context("c1", &context).await?;
     assert_eq!(store.get_context("c1").await?, Some(context.clone()));
@@ -715,13 +734,24 @@ async fn routing_records_are_kept_in_the_order_pushed(store: Shared) -> anyhow::
         load,
         max_concurrent: 3,
         load_ratio: f64::from(load) / 3.0,
-        last_assigned_at: (load > 0).then(|| at(1)),
+        idle_secs: (load > 0).then_some(12.5),
+        sticky: id == "agt_0",
         rejected,
     };
     let records: Vec<RoutingRecord> = (0..3)
         .map(|i| RoutingRecord {
             at: at(i),
+            event: if i == 1 {
+                RoutingEvent::Transferred
+            } else {
+                RoutingEvent::Assigned
+            },
             agent_id: format!("agt_{i}"),
+            rule: (i != 1).then_some(router::Rule::LowestLoad),
+            score: Some(router::Waiting::new("c1", Default::default(), at(0)).score(at(i))),
+            relaxed: vec!["vip".into()],
+            target: (i == 1).then(|| "skill:aftersales".into()),
+            note: (i == 1).then(|| "转给售后 \"quoted\"".into()),
             candidates: vec![
                 candidate("agt_0", 1, None),
                 candidate("agt_1", 0, Some(router::Rejection::NotOnline)),
@@ -920,18 +950,16 @@ async fn enqueue_leaves_a_conversation_that_is_not_with_the_bot(
     Ok(())
 }
 
-async fn queue_is_served_by_priority_then_waiting_time_then_id(
-    store: Shared,
-) -> anyhow::Result<()> {
+async fn queue_is_served_by_score_then_id(store: Shared) -> anyhow::Result<()> {
     let entries = vec![
         entry("c-late", 0, at(30)),
         entry("c-early", 0, at(10)),
-        entry("c-vip", 10, at(40)),
+        entry("c-vip", 60, at(40)),
         entry("c-tie-b", 0, at(20)),
         entry("c-tie-a", 0, at(20)),
-        entry("c-low", -5, at(0)),
-        entry("c-top", i64::MAX, at(99)),
-        entry("c-bottom", i64::MIN, at(-99)),
+        entry("c-low", -50, at(0)),
+        entry("c-top", 180, at(99)),
+        entry("c-bottom", -5_000, at(-99)),
     ];
     for waiting in &entries {
         store
@@ -976,6 +1004,7 @@ async fn claim_gives_a_queued_conversation_to_an_online_agent_with_room(
                 name: "Agent agt_1".into(),
             }),
             updated_at: at(60),
+            assigned_at: Some(at(60)),
             ..waiting
         }
     );
@@ -995,6 +1024,137 @@ async fn claim_gives_a_queued_conversation_to_an_online_agent_with_room(
         .map(|w| w.conversation_id)
         .collect();
     assert_eq!(left, ["c-other"]);
+    Ok(())
+}
+
+async fn requeue_takes_a_conversation_back_from_its_agent_into_the_queue(
+    store: Shared,
+) -> anyhow::Result<()> {
+    queued(&store, "c1", 0).await?;
+    store.put_agent(&online("agt_1", 2)).await?;
+    let (assigned, _) = claimed(store.claim("c1", "agt_1", at(60)).await?)?;
+    let mut back = entry("c1", 0, at(10));
+    back.returned = true;
+    back.excluded_agents = vec!["agt_1".into()];
+    back.excluded_until = Some(at(400));
+
+    let (conversation, agent) = store
+        .requeue(&back, "agt_1", true, at(125))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("not requeued"))?;
+    assert_eq!(
+        conversation,
+        Conversation {
+            state: ConversationState::Queued,
+            assignee: None,
+            assigned_at: None,
+            accepted_at: None,
+            updated_at: at(125),
+            ..assigned
+        }
+    );
+    assert_eq!(agent.active, Vec::<String>::new());
+    assert_eq!(agent.missed_accepts, 1);
+    assert_eq!(store.get_agent("agt_1").await?, Some(agent));
+    assert_eq!(store.get_conversation("c1").await?, Some(conversation));
+    assert_eq!(store.queue().await?, vec![back]);
+    Ok(())
+}
+
+async fn requeue_does_nothing_unless_the_agent_still_holds_the_conversation(
+    store: Shared,
+) -> anyhow::Result<()> {
+    queued(&store, "c1", 0).await?;
+    store.put_agent(&online("agt_1", 2)).await?;
+    store.put_agent(&online("agt_2", 2)).await?;
+    let back = entry("c1", 0, at(10));
+    // Queued, not held: nothing to take back.
+    assert_eq!(store.requeue(&back, "agt_1", false, at(20)).await?, None);
+    claimed(store.claim("c1", "agt_1", at(30)).await?)?;
+    let before = (
+        store.get_conversation("c1").await?,
+        store.get_agent("agt_2").await?,
+    );
+    assert_eq!(store.requeue(&back, "agt_2", true, at(40)).await?, None);
+    assert_eq!(
+        store.requeue(&back, "agt_unknown", true, at(40)).await?,
+        None
+    );
+    assert_eq!(
+        (
+            store.get_conversation("c1").await?,
+            store.get_agent("agt_2").await?
+        ),
+        before
+    );
+    assert!(store.queue().await?.is_empty());
+    store
+        .finish("c1", ConversationState::Resolved, at(50))
+        .await?;
+    assert_eq!(store.requeue(&back, "agt_1", false, at(60)).await?, None);
+    assert!(store.queue().await?.is_empty());
+    Ok(())
+}
+
+async fn concurrent_requeues_of_one_conversation_take_it_back_once(
+    store: Shared,
+) -> anyhow::Result<()> {
+    queued(&store, "c1", 0).await?;
+    store.put_agent(&online("agt_1", 2)).await?;
+    claimed(store.claim("c1", "agt_1", at(60)).await?)?;
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .requeue(&entry("c1", 0, at(10)), "agt_1", true, at(70))
+                    .await
+            })
+        })
+        .collect();
+    let mut taken = 0;
+    for task in tasks {
+        if task.await??.is_some() {
+            taken += 1;
+        }
+    }
+    assert_eq!(taken, 1);
+    let agent = store
+        .get_agent("agt_1")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("agent gone"))?;
+    assert_eq!((agent.missed_accepts, agent.active.len()), (1, 0));
+    assert_eq!(store.queue().await?.len(), 1);
+    Ok(())
+}
+
+async fn note_agent_reply_stops_the_accept_timeout_once(store: Shared) -> anyhow::Result<()> {
+    queued(&store, "c1", 0).await?;
+    store.put_agent(&online("agt_1", 2)).await?;
+    assert_eq!(store.note_agent_reply("c1", "agt_1", at(20)).await?, None);
+    claimed(store.claim("c1", "agt_1", at(30)).await?)?;
+    assert_eq!(store.note_agent_reply("c1", "agt_2", at(35)).await?, None);
+    let noted = store
+        .note_agent_reply("c1", "agt_1", at(40))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("not noted"))?;
+    assert_eq!(noted.accepted_at, Some(at(40)));
+    assert_eq!(noted.first_response_at, Some(at(40)));
+    assert_eq!(store.note_agent_reply("c1", "agt_1", at(50)).await?, None);
+    assert_eq!(store.get_conversation("c1").await?, Some(noted.clone()));
+
+    // Handed to another agent: their first answer counts again, the first response stays.
+    store.put_agent(&online("agt_2", 2)).await?;
+    store
+        .requeue(&entry("c1", 0, at(10)), "agt_1", false, at(60))
+        .await?;
+    claimed(store.claim("c1", "agt_2", at(70)).await?)?;
+    let again = store
+        .note_agent_reply("c1", "agt_2", at(80))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("not noted"))?;
+    assert_eq!(again.accepted_at, Some(at(80)));
+    assert_eq!(again.first_response_at, Some(at(40)));
     Ok(())
 }
 
@@ -1410,8 +1570,14 @@ async fn touch_everything(store: &Shared) -> anyhow::Result<()> {
             "c1",
             &RoutingRecord {
                 at: t0(),
+                event: RoutingEvent::Assigned,
                 agent_id: "agt_1".into(),
+                rule: None,
+                score: None,
+                relaxed: Vec::new(),
                 candidates: Vec::new(),
+                target: None,
+                note: None,
             },
         )
         .await?;
@@ -1433,6 +1599,7 @@ fn contexts_fixture() -> StoredContext {
     StoredContext {
         bot: handoff_context(0),
         handed_off_at: t0(),
+        notes: Vec::new(),
     }
 }
 
@@ -1535,10 +1702,10 @@ async fn redis_queue_lists_entries_already_in_service_order() -> anyhow::Result<
     let keys = RedisKeys::fresh();
     let store: Shared = Arc::new(RedisStore::connect(&keys.url, &keys.prefix).await?);
     let entries = [
-        entry("c-3", -1, at(0)),
-        entry("c-1", 2, at(5)),
-        entry("c-2", 2, at(6)),
-        entry("c-0", 3, at(9)),
+        entry("c-3", -100, at(0)),
+        entry("c-1", 20, at(5)),
+        entry("c-2", 20, at(6)),
+        entry("c-0", 30, at(9)),
     ];
     for waiting in &entries {
         store

@@ -20,5 +20,7 @@ mod knowledge_base;
 mod ops;
 #[path = "api/routing.rs"]
 mod routing;
+#[path = "api/routing_policy.rs"]
+mod routing_policy;
 #[path = "api/websocket.rs"]
 mod websocket;

@@ -22,6 +22,11 @@ pub struct AgentView {
     status: router::Presence,
     load: usize,
     conversations: Vec<String>,
+    /// When the agent last got a conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_assigned_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Conversations the agent let pass the accept timeout.
+    missed_accepts: u32,
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -36,6 +41,8 @@ impl From<Agent> for AgentView {
             max_concurrent: a.max_concurrent,
             status: a.presence,
             conversations: a.active,
+            last_assigned_at: a.last_assigned_at,
+            missed_accepts: a.missed_accepts,
             created_at: a.created_at,
         }
     }

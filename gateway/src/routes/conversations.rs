@@ -3,6 +3,7 @@ use crate::domain::{
     Channel, ClientMessageId, Locale, MessageText, PageContext, RatingReason, RatingValue,
 };
 use crate::error::ApiError;
+use crate::routing::{TransferTarget, MAX_NOTE_CHARS};
 use crate::service::{NewConversation, Outcome, MAX_PAGE};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
@@ -224,4 +225,84 @@ pub async fn close(
     state.conversation(&id).await?;
     state.require_customer(&principal, &id)?;
     Ok(HttpResponse::Ok().json(state.close(&id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferIn {
+    skill: Option<String>,
+    agent_id: Option<String>,
+    note: String,
+}
+
+/// A transfer or escalation note: trimmed, not empty, at most [`MAX_NOTE_CHARS`].
+fn note(text: &str) -> Result<String, ApiError> {
+    let note = text.trim();
+    if note.is_empty() {
+        return Err(ApiError::Invalid(
+            "note must say what the next agent should know".into(),
+        ));
+    }
+    if note.chars().count() > MAX_NOTE_CHARS {
+        return Err(ApiError::Invalid(format!(
+            "note is longer than {MAX_NOTE_CHARS} characters"
+        )));
+    }
+    Ok(note.to_owned())
+}
+
+pub async fn transfer(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: web::Json<TransferIn>,
+) -> Result<HttpResponse, ApiError> {
+    if matches!(principal, Principal::Customer { .. }) {
+        return Err(ApiError::Forbidden(
+            "customers cannot transfer conversations",
+        ));
+    }
+    state.conversation(&id).await?;
+    let TransferIn {
+        skill,
+        agent_id,
+        note: text,
+    } = body.into_inner();
+    let target = match (skill, agent_id) {
+        (Some(skill), None) if !skill.trim().is_empty() => {
+            TransferTarget::Skill(skill.trim().to_owned())
+        }
+        (None, Some(agent)) if !agent.trim().is_empty() => {
+            TransferTarget::Agent(agent.trim().to_owned())
+        }
+        _ => {
+            return Err(ApiError::Invalid(
+                "give exactly one of skill or agent_id".into(),
+            ))
+        }
+    };
+    let note = note(&text)?;
+    Ok(HttpResponse::Ok().json(state.transfer(&principal, &id, target, note).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateIn {
+    note: String,
+}
+
+pub async fn escalate(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: web::Json<EscalateIn>,
+) -> Result<HttpResponse, ApiError> {
+    if matches!(principal, Principal::Customer { .. }) {
+        return Err(ApiError::Forbidden(
+            "customers cannot escalate conversations",
+        ));
+    }
+    state.conversation(&id).await?;
+    let note = note(&body.note)?;
+    Ok(HttpResponse::Ok().json(state.escalate(&principal, &id, note).await?))
 }

@@ -13,6 +13,7 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
+        .route("/metrics", web::get().to(ops::metrics))
         .service(
             web::scope("/v1")
                 .route("/conversations", web::post().to(conversations::create))
@@ -41,6 +42,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/conversations/{id}/resolve",
                     web::post().to(conversations::resolve),
+                )
+                .route(
+                    "/conversations/{id}/transfer",
+                    web::post().to(conversations::transfer),
+                )
+                .route(
+                    "/conversations/{id}/escalate",
+                    web::post().to(conversations::escalate),
                 )
                 .route(
                     "/conversations/{id}/rating",

@@ -18,3 +18,18 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         HttpResponse::ServiceUnavailable().json(body)
     }
 }
+
+/// Prometheus text: this process's routing counters and the shared queue's gauges.
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, crate::error::ApiError> {
+    let queue = state.store.queue().await?.len();
+    let online = state
+        .store
+        .list_agents()
+        .await?
+        .iter()
+        .filter(|a| a.presence == router::Presence::Online)
+        .count();
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render(queue, online)))
+}

@@ -8,12 +8,12 @@ use crate::auth::Principal;
 use crate::domain::{AuthorRole, ConversationState};
 use crate::error::ApiError;
 use crate::events::{ClientFrame, ErrorBody, Event};
-use crate::hub::{Outgoing, Subscription, Topic};
+use crate::hub::{Delivery, Subscription, Topic};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::Session;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// How often the server pings an idle socket.
@@ -146,33 +146,13 @@ async fn customer_session(
         .await;
     }
     if let Some(after) = after_seq {
-        let mut cursor = after;
-        loop {
-            let page = state
-                .store
-                .messages(&conversation_id, cursor, crate::service::MAX_PAGE)
-                .await?;
-            let Some(last) = page.last().map(|m| m.seq) else {
-                break;
-            };
-            for message in page {
-                if !send(
-                    &mut session,
-                    &Event::Message {
-                        conversation_id: conversation_id.clone(),
-                        message,
-                    },
-                )
-                .await
-                {
-                    return Ok(());
-                }
-            }
-            cursor = last;
-        }
-        sent.insert(conversation_id.clone(), cursor);
+        let Some(last) = catch_up(state, &mut session, &conversation_id, after, None).await? else {
+            return Ok(());
+        };
+        sent.insert(conversation_id.clone(), last);
     }
     pump(
+        state,
         &mut subscription,
         &mut session,
         &mut stream,
@@ -222,6 +202,9 @@ pub async fn agent(
         {
             tracing::debug!(%agent_id, %error, "agent socket ended");
         }
+        // The subscription is gone with the session: if no other socket of the agent's
+        // comes back within the grace period, the agent counts as away.
+        state.agent_disconnected(&agent_id).await;
     });
     Ok(response)
 }
@@ -251,6 +234,7 @@ async fn agent_session(
         }
     }
     pump(
+        state,
         &mut subscription,
         &mut session,
         &mut stream,
@@ -292,32 +276,149 @@ async fn agent_session(
     .await
 }
 
+/// Sends the messages of a conversation after `after` (and before `before`, when given)
+/// from the store. Returns the last `seq` sent (`after` when there was none), or `None` when
+/// the socket closed.
+async fn catch_up(
+    state: &AppState,
+    session: &mut Session,
+    conversation_id: &str,
+    after: u64,
+    before: Option<u64>,
+) -> Result<Option<u64>, ApiError> {
+    let mut cursor = after;
+    loop {
+        let wanted = before.map_or(usize::MAX, |b| {
+            usize::try_from(b.saturating_sub(cursor + 1)).unwrap_or(usize::MAX)
+        });
+        if wanted == 0 {
+            return Ok(Some(cursor));
+        }
+        let page = state
+            .store
+            .messages(
+                conversation_id,
+                cursor,
+                wanted.min(crate::service::MAX_PAGE),
+            )
+            .await?;
+        let Some(last) = page.last().map(|m| m.seq) else {
+            return Ok(Some(cursor));
+        };
+        for message in page {
+            let event = Event::Message {
+                conversation_id: conversation_id.to_owned(),
+                message,
+            };
+            if !send(session, &event).await {
+                return Ok(None);
+            }
+        }
+        cursor = last;
+    }
+}
+
+/// After events may have been missed: sends, per conversation in `sent`, what the store
+/// holds after it. An agent's socket catches up only on the conversations still theirs.
+/// Returns false when the socket closed.
+async fn resync(
+    state: &AppState,
+    topic: &Topic,
+    session: &mut Session,
+    sent: &mut HashMap<String, u64>,
+) -> Result<bool, ApiError> {
+    if let Topic::Agent(agent_id) = topic {
+        let mut held = HashMap::new();
+        for (conversation_id, seq) in sent.drain() {
+            let conversation = state.conversation(&conversation_id).await?;
+            if conversation.assignee.is_some_and(|a| &a.id == agent_id) {
+                held.insert(conversation_id, seq);
+            }
+        }
+        *sent = held;
+    }
+    for (conversation_id, seq) in sent.iter_mut() {
+        match catch_up(state, session, conversation_id, *seq, None).await? {
+            Some(last) => *seq = last,
+            None => return Ok(false),
+        }
+    }
+    Ok(true)
+}
+
 /// Forwards live events and handles client frames until either side closes.
-/// `sent` holds, per conversation, the highest `seq` already delivered by a replay.
+///
+/// `sent` holds, per conversation, the highest `seq` delivered so far (by a replay, then
+/// live). A message whose `seq` is not the next one means some were missed (pub/sub dropped
+/// them, or another process's message overtook them): they are read from the store and
+/// sent first, so a socket sees every message once and in order. When the store cannot be
+/// read, the socket closes and the client replays on reconnect.
 async fn pump<F, Fut>(
+    state: &AppState,
     subscription: &mut Subscription,
     session: &mut Session,
     stream: &mut actix_ws::AggregatedMessageStream,
-    sent: HashMap<String, u64>,
+    mut sent: HashMap<String, u64>,
     on_frame: F,
 ) -> Result<(), anyhow::Error>
 where
     F: Fn(ClientFrame) -> Fut,
     Fut: std::future::Future<Output = Result<(), (Option<String>, ApiError)>>,
 {
+    let topic = subscription.topic().clone();
+    // Conversations whose `assigned` this socket has sent (by the replay at connect, then
+    // live), so that a repeat is skipped and a first one never is.
+    let mut announced: HashSet<String> = sent.keys().cloned().collect();
     let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
     let mut last_heard = Instant::now();
     loop {
         tokio::select! {
-            outgoing = subscription.events.recv() => {
+            delivery = subscription.events.recv() => {
                 // `None`: the hub dropped this socket as too slow; the client replays on reconnect.
-                let Some(Outgoing { message_key, json }) = outgoing else { break };
-                if let Some((conversation_id, seq)) = &message_key {
-                    if sent.get(conversation_id.as_ref()).is_some_and(|done| seq <= done) {
-                        continue;
+                let outgoing = match delivery {
+                    Some(Delivery::Event(outgoing)) => outgoing,
+                    Some(Delivery::Resync) => {
+                        match resync(state, &topic, session, &mut sent).await {
+                            Ok(true) => continue,
+                            Ok(false) => break,
+                            Err(error) => {
+                                tracing::debug!(%error, "a socket could not resync; closing it");
+                                break;
+                            }
+                        }
                     }
+                    None => break,
+                };
+                if let Some((conversation_id, seq)) = &outgoing.message_key {
+                    let done = sent.get(conversation_id.as_ref()).copied();
+                    if outgoing.carries_message() {
+                        if done.is_some_and(|done| *seq <= done) {
+                            continue;
+                        }
+                        if let Some(done) = done.filter(|done| *seq > done + 1) {
+                            match catch_up(state, session, conversation_id, done, Some(*seq)).await {
+                                Ok(Some(_)) => {}
+                                Ok(None) => break,
+                                Err(error) => {
+                                    tracing::debug!(%error, "a socket could not fill a gap; closing it");
+                                    break;
+                                }
+                            }
+                        }
+                    } else {
+                        // An agent's `assigned`: skipped only when the replay at connect
+                        // already announced it; a message of the conversation that overtook
+                        // it (from another process) must not make it skipped.
+                        if announced.contains(conversation_id.as_ref())
+                            && done.is_some_and(|done| *seq <= done)
+                        {
+                            continue;
+                        }
+                        announced.insert(conversation_id.to_string());
+                    }
+                    sent.insert(conversation_id.to_string(), done.map_or(*seq, |d| d.max(*seq)));
                 }
-                if session.text(json.to_string()).await.is_err() {
+                if session.text(outgoing.json.to_string()).await.is_err() {
                     break;
                 }
             }

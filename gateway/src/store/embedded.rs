@@ -511,6 +511,8 @@ impl Store for EmbeddedStore {
                 conversation.state = ConversationState::Assigned;
                 conversation.assignee = Some(agent.assignee());
                 conversation.updated_at = now;
+                conversation.assigned_at = Some(now);
+                conversation.accepted_at = None;
                 agent.active.push(conversation_id.clone());
                 agent.last_assigned_at = Some(now);
                 conversations
@@ -523,6 +525,87 @@ impl Store for EmbeddedStore {
             };
             txn.commit()?;
             Ok(claimed)
+        })
+        .await
+    }
+
+    async fn requeue(
+        &self,
+        entry: &QueueEntry,
+        agent_id: &str,
+        missed: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Conversation, Agent)>, StoreError> {
+        let (entry, agent_id) = (entry.clone(), agent_id.to_owned());
+        self.run(move |db| {
+            let txn = db.begin_write()?;
+            let requeued = {
+                let mut conversations = txn.open_table(CONVERSATIONS)?;
+                let mut agents = txn.open_table(AGENTS)?;
+                let id = entry.conversation_id.as_str();
+                let conversation = read_in::<Conversation>(&conversations, id)?;
+                let agent = read_in::<Agent>(&agents, &agent_id)?;
+                let (Some(mut conversation), Some(mut agent)) = (conversation, agent) else {
+                    return Ok(None);
+                };
+                let held = conversation.state == ConversationState::Assigned
+                    && conversation.assignee.as_ref().map(|a| a.id.as_str())
+                        == Some(agent_id.as_str());
+                if !held {
+                    return Ok(None);
+                }
+                agent.active.retain(|c| c != id);
+                if missed {
+                    agent.missed_accepts += 1;
+                }
+                conversation.state = ConversationState::Queued;
+                conversation.assignee = None;
+                conversation.assigned_at = None;
+                conversation.accepted_at = None;
+                conversation.updated_at = now;
+                conversations.insert(id, encode(&conversation)?.as_slice())?;
+                agents.insert(agent_id.as_str(), encode(&agent)?.as_slice())?;
+                txn.open_table(QUEUE)?
+                    .insert(id, encode(&entry)?.as_slice())?;
+                (conversation, agent)
+            };
+            txn.commit()?;
+            Ok(Some(requeued))
+        })
+        .await
+    }
+
+    async fn note_agent_reply(
+        &self,
+        conversation_id: &str,
+        agent_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let (conversation_id, agent_id) = (conversation_id.to_owned(), agent_id.to_owned());
+        self.run(move |db| {
+            let txn = db.begin_write()?;
+            let noted = {
+                let mut conversations = txn.open_table(CONVERSATIONS)?;
+                let Some(mut conversation) =
+                    read_in::<Conversation>(&conversations, &conversation_id)?
+                else {
+                    return Ok(None);
+                };
+                let holder = conversation.assignee.as_ref().map(|a| a.id.as_str());
+                if conversation.state != ConversationState::Assigned
+                    || holder != Some(agent_id.as_str())
+                    || conversation.accepted_at.is_some()
+                {
+                    return Ok(None);
+                }
+                conversation.accepted_at = Some(now);
+                conversation.first_response_at.get_or_insert(now);
+                conversations
+                    .insert(conversation_id.as_str(), encode(&conversation)?.as_slice())?;
+                conversation
+            };
+            txn.commit()?;
+            Ok(Some(noted))
         })
         .await
     }

@@ -128,6 +128,28 @@ pub trait Store: Send + Sync + 'static {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Claim, StoreError>;
 
+    /// Puts an assigned conversation back in the queue in one step, if `agent_id` still holds
+    /// it: off the agent's load (counting a missed accept when `missed`), state `queued`, no
+    /// assignee, the queue `entry`. Returns the updated conversation and agent, or `None` when
+    /// the agent no longer holds it (nothing changed).
+    async fn requeue(
+        &self,
+        entry: &QueueEntry,
+        agent_id: &str,
+        missed: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<(Conversation, Agent)>, StoreError>;
+
+    /// Records that the agent holding a conversation answered: the accept timeout stops, and
+    /// the first human response is kept. Returns the conversation when this was the agent's
+    /// first answer since the assignment, `None` otherwise.
+    async fn note_agent_reply(
+        &self,
+        conversation_id: &str,
+        agent_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Conversation>, StoreError>;
+
     /// Ends a conversation in one step: its new state, off the queue, off its agent's load.
     /// Returns the updated conversation and the agent that held it, or `None` when the
     /// conversation does not exist or has ended already.

@@ -24,9 +24,9 @@
 //! | `P:{shop}:gaps`              | list       | [`GapRecord`] JSON, newest first, capped      |
 //! | `P:{shop}:articles`          | hash       | article id → [`kb::Article`] JSON             |
 //!
-//! A queue rank is 40 hex digits and the conversation id: the priority (descending), the
-//! enqueue time's seconds and nanoseconds (ascending), each order-preserving and fixed-width,
-//! so the byte order of ranks is exactly [`router::queue_order`].
+//! A queue rank is 16 hex digits and the conversation id: the router's rank (the handoff time
+//! less the fixed part of the priority score, milliseconds, ascending), order-preserving and
+//! fixed-width, so the byte order of ranks is exactly [`router::queue_order`].
 //!
 //! # Atomicity
 //!
@@ -66,8 +66,11 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a command may take before the call fails. Longer than the client's default
 /// (500 ms): a script that timed out may still have run, so a timeout is worth avoiding.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Reconnection attempts after the first, and the longest wait between two.
+const RECONNECT_RETRIES: usize = 1;
+const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(200);
 /// The fixed-width part of a queue rank, before the conversation id.
-const RANK_LEN: usize = 40;
+const RANK_LEN: usize = 16;
 
 const JSON_PRELUDE: &str = include_str!("scripts/json.lua");
 
@@ -84,17 +87,13 @@ fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-/// The queue rank of an entry: its bytes order as [`router::queue_order`] orders entries.
+/// The queue rank of an entry: its bytes order as [`router::queue_order`] orders entries
+/// (the router's rank, ascending, then the conversation id).
 fn queue_rank(entry: &QueueEntry) -> String {
     const SIGN: u64 = 1 << 63;
-    // Flipping the sign bit maps i64 order onto u64 order; `!` reverses it.
-    let priority = !((entry.priority as u64) ^ SIGN);
-    let seconds = (entry.enqueued_at.timestamp() as u64) ^ SIGN;
-    let nanos = entry.enqueued_at.timestamp_subsec_nanos();
-    format!(
-        "{priority:016x}{seconds:016x}{nanos:08x}{}",
-        entry.conversation_id
-    )
+    // Flipping the sign bit maps i64 order onto u64 order.
+    let rank = (entry.rank() as u64) ^ SIGN;
+    format!("{rank:016x}{}", entry.conversation_id)
 }
 
 /// The scripts, each prepared once (its SHA-1 computed) and sent with EVALSHA.
@@ -105,6 +104,8 @@ struct Scripts {
     queue: Script,
     claim: Script,
     finish: Script,
+    requeue: Script,
+    note_agent_reply: Script,
     patch_agent: Script,
     delete_idle_agent: Script,
     write_articles: Script,
@@ -120,6 +121,8 @@ impl Scripts {
             queue: Script::new(include_str!("scripts/queue.lua")),
             claim: with_prelude(include_str!("scripts/claim.lua")),
             finish: with_prelude(include_str!("scripts/finish.lua")),
+            requeue: with_prelude(include_str!("scripts/requeue.lua")),
+            note_agent_reply: with_prelude(include_str!("scripts/note_agent_reply.lua")),
             patch_agent: with_prelude(include_str!("scripts/patch_agent.lua")),
             delete_idle_agent: Script::new(include_str!("scripts/delete_idle_agent.lua")),
             write_articles: Script::new(include_str!("scripts/write_articles.lua")),
@@ -155,9 +158,14 @@ impl RedisStore {
             )));
         }
         let client = redis::Client::open(url)?;
+        // One quick retry, then the call fails (503 with Retry-After): requests must not
+        // wait behind the client's long default backoff while Redis is down, nor sleep
+        // through a backoff once it is back.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECTION_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_max_delay(RECONNECT_MAX_DELAY);
         let connection = ConnectionManager::new_with_config(client, config).await?;
         Ok(Self {
             connection,
@@ -492,6 +500,54 @@ impl Store for RedisStore {
         })
     }
 
+    async fn requeue(
+        &self,
+        entry: &QueueEntry,
+        agent_id: &str,
+        missed: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Conversation, Agent)>, StoreError> {
+        let [order, entries, ranks] = self.queue_keys();
+        let mut connection = self.connection.clone();
+        let requeued: Option<(String, String)> = self
+            .scripts
+            .requeue
+            .key(self.id_key("conv", &entry.conversation_id))
+            .key(self.key("agents"))
+            .key(order)
+            .key(entries)
+            .key(ranks)
+            .arg(&entry.conversation_id)
+            .arg(agent_id)
+            .arg(queue_rank(entry))
+            .arg(encode(entry)?)
+            .arg(rfc3339(now))
+            .arg(if missed { "1" } else { "0" })
+            .invoke_async(&mut connection)
+            .await?;
+        requeued
+            .map(|(conversation, agent)| Ok((decode(&conversation)?, decode(&agent)?)))
+            .transpose()
+    }
+
+    async fn note_agent_reply(
+        &self,
+        conversation_id: &str,
+        agent_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let mut connection = self.connection.clone();
+        let json: Option<String> = self
+            .scripts
+            .note_agent_reply
+            .key(self.id_key("conv", conversation_id))
+            .arg(agent_id)
+            .arg(rfc3339(now))
+            .invoke_async(&mut connection)
+            .await?;
+        json.as_deref().map(decode).transpose()
+    }
+
     async fn finish(
         &self,
         conversation_id: &str,
@@ -612,13 +668,14 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn entry(id: &str, priority: i64, at: DateTime<Utc>) -> QueueEntry {
-        QueueEntry {
-            conversation_id: id.into(),
-            required_skills: Default::default(),
-            priority,
-            enqueued_at: at,
-        }
+    /// An entry whose fixed score part grows with `boost` (value tier, anger, return).
+    fn entry(id: &str, boost: i64, at: DateTime<Utc>) -> QueueEntry {
+        let mut entry = QueueEntry::new(id, Default::default(), at);
+        entry.value_tier = u8::try_from(boost.clamp(0, 2)).unwrap_or(0);
+        entry.anger = if boost > 2 { 1.0 } else { 0.0 };
+        entry.returned = boost > 5;
+        entry.sla_secs = if boost < 0 { 600 } else { 180 };
+        entry
     }
 
     #[test]
@@ -628,8 +685,8 @@ mod tests {
             entry("a", 0, t(1_000, 5)),
             entry("b", 0, t(1_000, 4)),
             entry("c", -3, t(-50, 0)),
-            entry("d", i64::MAX, t(2_000, 0)),
-            entry("e", i64::MIN, t(0, 0)),
+            entry("d", 9, t(2_000, 0)),
+            entry("e", -9, t(0, 0)),
             entry("f", 7, t(1_000, 0)),
             entry("g", 7, t(1_000, 0)),
             entry("f0", 7, t(1_000, 0)),

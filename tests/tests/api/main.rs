@@ -14,4 +14,5 @@ mod journey;
 mod knowledge_base;
 mod ops;
 mod routing;
+mod routing_policy;
 mod websocket;

@@ -32,6 +32,8 @@ dequeue(KEYS[3], KEYS[4], KEYS[5], ARGV[1])
 conversation.state = 'assigned'
 conversation.assignee = { id = agent.id, name = agent.name }
 conversation.updated_at = ARGV[3]
+conversation.assigned_at = ARGV[3]
+conversation.accepted_at = nil
 active[#active + 1] = ARGV[1]
 agent.active = active
 agent.last_assigned_at = ARGV[3]
