@@ -45,14 +45,17 @@ async fn routing(app: &TestApp, conversation: &str) -> Result<Vec<Value>> {
 }
 
 async fn assignee(app: &TestApp, conversation: &str, token: &str) -> Result<Option<String>> {
-    Ok(app.conversation(conversation, token).await?["assignee"]["id"]
-        .as_str()
-        .map(str::to_owned))
+    Ok(
+        app.conversation(conversation, token).await?["assignee"]["id"]
+            .as_str()
+            .map(str::to_owned),
+    )
 }
 
 async fn agent_record(app: &TestApp, id: &str) -> Result<Value> {
     expect_status(
-        app.get(&format!("/v1/agents/{id}"), Some(ADMIN_KEY)).await?,
+        app.get(&format!("/v1/agents/{id}"), Some(ADMIN_KEY))
+            .await?,
         200,
     )
     .await
@@ -72,7 +75,10 @@ async fn an_agent_who_does_not_answer_in_time_loses_the_conversation_to_the_next
     app.set_presence(&slow_token, "online").await?;
     let mut slow = app.agent_ws(&slow_token).await?;
     let (conv, token) = handed_off(&app).await?;
-    assert_eq!(slow.next_of("assigned").await?["conversation_id"], conv.as_str());
+    assert_eq!(
+        slow.next_of("assigned").await?["conversation_id"],
+        conv.as_str()
+    );
 
     let (next_id, next_token) = app.create_agent("快", &["zh"], 3).await?;
     app.set_presence(&next_token, "online").await?;
@@ -119,7 +125,13 @@ async fn an_agent_who_does_not_answer_in_time_loses_the_conversation_to_the_next
     );
     assert_eq!(agent_record(&app, &slow_id).await?["missed_accepts"], 1);
     assert_eq!(agent_record(&app, &slow_id).await?["load"], 0);
-    let metrics = app.client.get(app.url("/metrics")).send().await?.text().await?;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
     assert!(
         metrics.contains("gateway_routing_accept_timeouts_total 1"),
         "{metrics}"
@@ -135,7 +147,10 @@ async fn an_agent_whose_socket_stays_away_goes_away_and_the_conversation_returns
     app.set_presence(&lost_token, "online").await?;
     let mut lost = app.agent_ws(&lost_token).await?;
     let (first, first_token) = handed_off(&app).await?;
-    assert_eq!(lost.next_of("assigned").await?["conversation_id"], first.as_str());
+    assert_eq!(
+        lost.next_of("assigned").await?["conversation_id"],
+        first.as_str()
+    );
     // The agent answers, so only the dropped socket can take the conversation back.
     expect_status(
         app.post(
@@ -149,7 +164,10 @@ async fn an_agent_whose_socket_stays_away_goes_away_and_the_conversation_returns
     .await?;
     // A second customer waits behind; the returned one must go before them.
     let (second, second_token) = handed_off(&app).await?;
-    assert_eq!(app.conversation(&second, &second_token).await?["state"], "queued");
+    assert_eq!(
+        app.conversation(&second, &second_token).await?["state"],
+        "queued"
+    );
 
     lost.close().await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -165,15 +183,24 @@ async fn an_agent_whose_socket_stays_away_goes_away_and_the_conversation_returns
     }
     let view = app.conversation(&first, &first_token).await?;
     assert_eq!(view["state"], "queued");
-    assert_eq!(view["queue"]["position"], 1, "returned to the front: {view}");
+    assert_eq!(
+        view["queue"]["position"], 1,
+        "returned to the front: {view}"
+    );
     let events = routing(&app, &first).await?;
-    assert_eq!(events.last().map(|r| r["event"].clone()), Some(json!("agent_lost")));
+    assert_eq!(
+        events.last().map(|r| r["event"].clone()),
+        Some(json!("agent_lost"))
+    );
 
     // The next agent gets the returned conversation first.
     let (_, next_token) = app.create_agent("接手", &["zh"], 1).await?;
     let mut next = app.agent_ws(&next_token).await?;
     app.set_presence(&next_token, "online").await?;
-    assert_eq!(next.next_of("assigned").await?["conversation_id"], first.as_str());
+    assert_eq!(
+        next.next_of("assigned").await?["conversation_id"],
+        first.as_str()
+    );
     Ok(())
 }
 
@@ -212,8 +239,12 @@ async fn a_transfer_to_a_skill_brings_the_note_and_the_whole_context() -> Result
 
     // The agent who handed it on has nothing left to do with it.
     expect_error(
-        app.post(&path, Some(&from_token), &json!({"skill": "zh", "note": "x"}))
-            .await?,
+        app.post(
+            &path,
+            Some(&from_token),
+            &json!({"skill": "zh", "note": "x"}),
+        )
+        .await?,
         403,
         "forbidden",
     )
@@ -297,17 +328,20 @@ async fn an_escalation_goes_to_a_supervisor() -> Result<()> {
     .await?;
     assert_eq!(moved["assignee"]["id"], sup_id.as_str());
     let context = expect_status(
-        app.get(&format!("/v1/conversations/{conv}/context"), Some(&sup_token))
-            .await?,
+        app.get(
+            &format!("/v1/conversations/{conv}/context"),
+            Some(&sup_token),
+        )
+        .await?,
         200,
     )
     .await?;
     assert_eq!(context["notes"][0]["kind"], "escalate");
     let record = routing(&app, &conv).await?;
     let last = record.last().ok_or_else(|| anyhow!("no records"))?;
-    assert!(last["candidates"]
-        .as_array()
-        .is_some_and(|c| c.iter().any(|c| c["rejected"]["reason"] == "not_supervisor")));
+    assert!(last["candidates"].as_array().is_some_and(|c| c
+        .iter()
+        .any(|c| c["rejected"]["reason"] == "not_supervisor")));
     let _ = token;
     Ok(())
 }
@@ -340,7 +374,10 @@ async fn a_returning_customer_goes_back_to_their_agent() -> Result<()> {
     app.say(&conv, &token, "转人工").await?;
     assert_eq!(assignee(&app, &conv, &token).await?, Some(first_id));
     let record = routing(&app, &conv).await?;
-    assert_eq!(record.last().map(|r| r["rule"].clone()), Some(json!("sticky")));
+    assert_eq!(
+        record.last().map(|r| r["rule"].clone()),
+        Some(json!("sticky"))
+    );
     Ok(())
 }
 
@@ -352,8 +389,14 @@ async fn a_draining_agent_keeps_its_conversations_and_takes_no_new_one() -> Resu
     let (held, held_token) = handed_off(&app).await?;
     app.set_presence(&agent_token, "draining").await?;
     let (waiting, waiting_token) = handed_off(&app).await?;
-    assert_eq!(app.conversation(&waiting, &waiting_token).await?["state"], "queued");
-    assert_eq!(assignee(&app, &held, &held_token).await?, Some(agent_id.clone()));
+    assert_eq!(
+        app.conversation(&waiting, &waiting_token).await?["state"],
+        "queued"
+    );
+    assert_eq!(
+        assignee(&app, &held, &held_token).await?,
+        Some(agent_id.clone())
+    );
     expect_status(
         app.post(
             &format!("/v1/conversations/{held}/messages"),
@@ -372,18 +415,32 @@ async fn a_draining_agent_keeps_its_conversations_and_takes_no_new_one() -> Resu
 async fn an_angry_customer_is_served_before_a_calm_one_who_came_first() -> Result<()> {
     let app = spawn_gateway().await?;
     // Every specialty, so that no preferred skill keeps anyone waiting here.
-    let all = ["zh", "presales", "orders", "logistics", "aftersales", "complaints"];
+    let all = [
+        "zh",
+        "presales",
+        "orders",
+        "logistics",
+        "aftersales",
+        "complaints",
+    ];
     let (_, agent_token) = app.create_agent("A", &all, 1).await?;
     app.set_presence(&agent_token, "online").await?;
     let (busy, _) = handed_off(&app).await?;
     let (calm, calm_token) = handed_off(&app).await?;
     let (angry, angry_token) = app.start_conversation("zh-CN").await?;
-    app.say(&angry, &angry_token, "你们太垃圾了，气死我了，骗子店铺，我要投诉！")
-        .await?;
+    app.say(
+        &angry,
+        &angry_token,
+        "你们太垃圾了，气死我了，骗子店铺，我要投诉！",
+    )
+    .await?;
     let angry_view = app.conversation(&angry, &angry_token).await?;
     assert_eq!(angry_view["state"], "queued", "{angry_view}");
     assert_eq!(angry_view["queue"]["position"], 1, "{angry_view}");
-    assert_eq!(app.conversation(&calm, &calm_token).await?["queue"]["position"], 2);
+    assert_eq!(
+        app.conversation(&calm, &calm_token).await?["queue"]["position"],
+        2
+    );
 
     expect_status(
         app.post(
@@ -395,7 +452,10 @@ async fn an_angry_customer_is_served_before_a_calm_one_who_came_first() -> Resul
         200,
     )
     .await?;
-    assert_eq!(app.conversation(&angry, &angry_token).await?["state"], "assigned");
+    assert_eq!(
+        app.conversation(&angry, &angry_token).await?["state"],
+        "assigned"
+    );
     let record = routing(&app, &angry).await?;
     let score = &record[0]["score"];
     assert!(score["anger"].as_f64().is_some_and(|a| a > 0.0), "{score}");
@@ -422,14 +482,21 @@ async fn waiting_customers_hear_their_place_and_wait_as_they_change() -> Result<
 
     // The first waiting customer leaves: the second moves up, and hears it.
     expect_status(
-        app.post(&format!("/v1/conversations/{first}/close"), Some(&first_token), &json!({}))
-            .await?,
+        app.post(
+            &format!("/v1/conversations/{first}/close"),
+            Some(&first_token),
+            &json!({}),
+        )
+        .await?,
         200,
     )
     .await?;
     let place = ws.next_of("queue").await?;
     assert_eq!(place["position"], 1);
-    assert!(place["eta_seconds"].as_u64().unwrap_or(u64::MAX) < eta_at_2, "{place}");
+    assert!(
+        place["eta_seconds"].as_u64().unwrap_or(u64::MAX) < eta_at_2,
+        "{place}"
+    );
     let _ = busy;
     Ok(())
 }
