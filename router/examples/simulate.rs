@@ -13,7 +13,7 @@
 //! - Customers arrive as a Poisson process at a rate that puts the offered load at 88 % of the
 //!   online seats (at base handle times), and 1.4 times that during a 30-minute flash sale
 //!   halfway through. 85 % speak `zh`; each has an intent (the specialty they want, preferred
-//!   for 60 s); 10 % are VIP (tier 1, SLA 60 s, `vip` preferred for 30 s); about 15 % are angry
+//!   for 20 s); 10 % are VIP (tier 1, SLA 60 s, `vip` preferred for 10 s); about 15 % are angry
 //!   (anger 0.6–1.0, mostly complaints and aftersales); 10 % return to a recent agent.
 //! - Handle times are log-normal (median 4 min, σ 0.7: mean 5.1 min, p99 20 min), times 0.8
 //!   when the agent has the customer's specialty and 1.2 when not (`--flat`: 1.0 always). That
@@ -26,7 +26,7 @@
 //! - Both policies see the same customers (arrival times, attributes and base handle times
 //!   drawn once from the seed) and the same breaks; only the specialty factor depends on who
 //!   serves. `--vip-relax` and `--specialty-relax` change when our policy drops the
-//!   preferences (30 s and 60 s by default, as `router::Policy`). Arrivals stop after `--hours`; the run goes on until every customer is served.
+//!   preferences (`router::Policy`'s defaults, 10 s and 20 s). Arrivals stop after `--hours`; the run goes on until every customer is served.
 //!   A customer's wait ends when an agent is assigned (accepting is taken as instant).
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -65,7 +65,7 @@ struct Config {
     seed: u64,
     hours: f64,
     flat: bool,
-    /// When the `vip` and the specialty preferences relax (the policy's defaults: 30 s, 60 s).
+    /// When the `vip` and the specialty preferences relax (the policy's defaults).
     vip_relax_secs: u32,
     specialty_relax_secs: u32,
 }
@@ -75,8 +75,8 @@ fn parse_args() -> Result<Config, String> {
         seed: 20_240_611,
         hours: 8.0,
         flat: false,
-        vip_relax_secs: 30,
-        specialty_relax_secs: 60,
+        vip_relax_secs: router::Policy::default().vip_relax_secs,
+        specialty_relax_secs: router::Policy::default().specialty_relax_secs,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
