@@ -227,5 +227,33 @@ mod tests {
     fn bad_values_are_named() {
         assert!(from(&[("GATEWAY_DEMO", "maybe")]).is_err_and(|e| e.name == "GATEWAY_DEMO"));
         assert!(from(&[("GATEWAY_WEBHOOK_ALLOW_PRIVATE", "perhaps")]).is_err());
+        assert!(from(&[("GATEWAY_ACCEPT_TIMEOUT_SECS", "-5")])
+            .is_err_and(|e| e.name == "GATEWAY_ACCEPT_TIMEOUT_SECS"));
+    }
+
+    #[test]
+    fn routing_settings_come_from_the_environment() -> Result<(), SettingsError> {
+        let s = from(&[
+            ("GATEWAY_SLA_SECS", "120"),
+            ("GATEWAY_VIP_SLA_SECS", "45"),
+            ("GATEWAY_VIP_RELAX_SECS", "5"),
+            ("GATEWAY_SPECIALTY_RELAX_SECS", "15"),
+            ("GATEWAY_STICKINESS_HOURS", "24"),
+            ("GATEWAY_ACCEPT_TIMEOUT_SECS", "90"),
+            ("GATEWAY_DISCONNECT_GRACE_SECS", "10"),
+        ])?;
+        let expected = router::Policy {
+            sla_secs: 120,
+            vip_sla_secs: 45,
+            vip_relax_secs: 5,
+            specialty_relax_secs: 15,
+            stickiness_hours: 24,
+            accept_timeout_secs: 90,
+            disconnect_grace_secs: 10,
+            ..router::Policy::default()
+        };
+        assert_eq!(s.routing, expected);
+        assert_eq!(from(&[])?.routing, router::Policy::default());
+        Ok(())
     }
 }
