@@ -24,6 +24,10 @@ pub const MAX_PAGE: usize = 500;
 /// A new conversation as the widget asks for it.
 #[derive(Debug, Clone)]
 pub struct NewConversation {
+    /// The shop signed `external_id`: the customer is who they say.
+    pub verified: bool,
+    /// Only a verified customer can be VIP.
+    pub vip: bool,
     pub external_id: Option<String>,
     pub name: Option<String>,
     pub locale: Option<Locale>,
@@ -163,10 +167,8 @@ impl AppState {
                 external_id: new.external_id,
                 name: new.name,
                 locale: new.locale.unwrap_or(Locale::ZhCn),
-                // Signature verification (and with it VIP status) arrives with customer
-                // profiles; until then every customer is anonymous.
-                vip: false,
-                verified: false,
+                vip: new.verified && new.vip,
+                verified: new.verified,
                 tags: Vec::new(),
             },
             channel: new.channel,

@@ -69,6 +69,9 @@ pub struct Settings {
     pub routing: router::Policy,
     /// How often each process checks timeouts and relaxations, milliseconds.
     pub routing_tick_ms: u64,
+    /// The secret shops sign customer ids with (`GATEWAY_SHOP_SECRET`); without it no customer
+    /// can be verified.
+    pub shop_secret: Option<String>,
 }
 
 impl Default for Settings {
@@ -85,6 +88,7 @@ impl Default for Settings {
             models_dir: None,
             routing: router::Policy::default(),
             routing_tick_ms: 1000,
+            shop_secret: None,
         }
     }
 }
@@ -113,6 +117,7 @@ impl Settings {
             s.data_dir = PathBuf::from(dir);
         }
         s.admin_key = get("GATEWAY_ADMIN_KEY");
+        s.shop_secret = get("GATEWAY_SHOP_SECRET");
         s.models_dir = get("GATEWAY_MODELS_DIR").map(PathBuf::from);
         if let Some(url) = get("GATEWAY_REDIS_URL") {
             let prefix = get("GATEWAY_REDIS_PREFIX").unwrap_or_else(|| "gw".into());

@@ -16,9 +16,7 @@ pub struct CustomerIn {
     external_id: Option<String>,
     name: Option<String>,
     locale: Option<Locale>,
-    #[allow(dead_code)]
     vip: Option<bool>,
-    #[allow(dead_code)]
     signature: Option<String>,
 }
 
@@ -48,8 +46,30 @@ pub async fn create(
             )));
         }
     }
+    // A signed customer is verified: linked to their history, and their `vip` counts.
+    let verified = match (&body.customer.signature, &body.customer.external_id) {
+        (None, _) => false,
+        (Some(_), None) => {
+            return Err(ApiError::Invalid(
+                "customer.signature needs customer.external_id".into(),
+            ))
+        }
+        (Some(signature), Some(external_id)) => {
+            let Some(secret) = state.settings.shop_secret.as_deref() else {
+                return Err(ApiError::Unauthorized(
+                    "customer signatures cannot be checked: the shop secret is not set",
+                ));
+            };
+            if !crate::auth::verify_customer(secret, external_id, signature) {
+                return Err(ApiError::Unauthorized("invalid customer signature"));
+            }
+            true
+        }
+    };
     let (conversation, token) = state
         .start_conversation(NewConversation {
+            verified,
+            vip: verified && body.customer.vip.unwrap_or(false),
             external_id: body.customer.external_id,
             name: body.customer.name,
             locale: body.customer.locale,

@@ -500,3 +500,105 @@ async fn waiting_customers_hear_their_place_and_wait_as_they_change() -> Result<
     let _ = busy;
     Ok(())
 }
+
+/// Starts a conversation for a shop-signed customer.
+async fn signed_conversation(
+    app: &TestApp,
+    external_id: &str,
+    signature: &str,
+    vip: bool,
+) -> Result<reqwest::Response> {
+    app.post(
+        "/v1/conversations",
+        None,
+        &json!({"customer": {"external_id": external_id, "signature": signature, "vip": vip, "locale": "zh-CN"}}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_verified_customer_goes_back_to_their_agent_in_a_new_conversation() -> Result<()> {
+    const SECRET: &str = "shop-secret-for-tests";
+    let app = spawn_with(tempfile::tempdir()?, |s| {
+        s.shop_secret = Some(SECRET.into());
+    })
+    .await?;
+    let signature = gateway::auth::sign_customer(SECRET, "user-42");
+    expect_error(
+        signed_conversation(&app, "user-42", "00ff", false).await?,
+        401,
+        "unauthorized",
+    )
+    .await?;
+    expect_error(
+        signed_conversation(&app, "user-43", &signature, false).await?,
+        401,
+        "unauthorized",
+    )
+    .await?;
+    let res = app
+        .post(
+            "/v1/conversations",
+            None,
+            &json!({"customer": {"signature": signature}}),
+        )
+        .await?;
+    assert_eq!(res.status().as_u16(), 422);
+
+    let (first_agent, first_token) = app.create_agent("老朋友", &["zh", "vip"], 5).await?;
+    app.set_presence(&first_token, "online").await?;
+    let body = expect_status(
+        signed_conversation(&app, "user-42", &signature, true).await?,
+        201,
+    )
+    .await?;
+    let (conv, token) = (str_at(&body, "/conversation/id")?, str_at(&body, "/token")?);
+    assert_eq!(body["conversation"]["customer"]["verified"], true);
+    assert_eq!(body["conversation"]["customer"]["vip"], true);
+    app.say(&conv, &token, "转人工").await?;
+    assert_eq!(
+        assignee(&app, &conv, &token).await?,
+        Some(first_agent.clone())
+    );
+    let score = &routing(&app, &conv).await?[0]["score"];
+    assert_eq!(
+        score["value"], 60.0,
+        "a verified VIP is worth more: {score}"
+    );
+    expect_status(
+        app.post(
+            &format!("/v1/conversations/{conv}/resolve"),
+            Some(&first_token),
+            &json!({"outcome": "resolved"}),
+        )
+        .await?,
+        200,
+    )
+    .await?;
+
+    // A busier first agent, an idle second one; the customer comes back in a new conversation.
+    handed_off(&app).await?;
+    let (_, idle_token) = app.create_agent("空闲", &["zh"], 5).await?;
+    app.set_presence(&idle_token, "online").await?;
+    let body = expect_status(
+        signed_conversation(&app, "user-42", &signature, false).await?,
+        201,
+    )
+    .await?;
+    let (again, again_token) = (str_at(&body, "/conversation/id")?, str_at(&body, "/token")?);
+    app.say(&again, &again_token, "转人工").await?;
+    assert_eq!(
+        assignee(&app, &again, &again_token).await?,
+        Some(first_agent)
+    );
+    let record = routing(&app, &again).await?;
+    assert_eq!(record[0]["rule"], "sticky");
+
+    // An unsigned customer claiming VIP is not one.
+    let (plain, plain_token) = app.start_conversation("zh-CN").await?;
+    assert_eq!(
+        app.conversation(&plain, &plain_token).await?["customer"]["vip"],
+        false
+    );
+    Ok(())
+}
