@@ -259,6 +259,41 @@ mod tests {
     }
 
     #[test]
+    fn resync_reaches_every_subscriber_and_only_message_events_count_as_messages() {
+        let hub = Arc::new(Hub::default());
+        let mut a = hub
+            .subscribe(Topic::Conversation("a".into()), 5)
+            .expect("room");
+        let mut b = hub.subscribe(Topic::Agent("b".into()), 5).expect("room");
+        hub.resync();
+        assert!(matches!(a.events.try_recv(), Ok(Delivery::Resync)));
+        assert!(matches!(b.events.try_recv(), Ok(Delivery::Resync)));
+        let message = crate::events::Event::Typing {
+            conversation_id: "a".into(),
+            role: crate::domain::AuthorRole::Customer,
+        };
+        hub.publish_keyed(&Topic::Conversation("a".into()), &message, Some(("a", 3)));
+        let Ok(Delivery::Event(typing)) = a.events.try_recv() else {
+            panic!("no event");
+        };
+        assert!(!typing.carries_message());
+        // Tagged like `events::Event`, whose `Message` needs a whole stored message.
+        #[derive(Serialize)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        enum Tagged {
+            Message { conversation_id: String },
+        }
+        let tagged = Tagged::Message {
+            conversation_id: "a".into(),
+        };
+        hub.publish_keyed(&Topic::Conversation("a".into()), &tagged, Some(("a", 4)));
+        let Ok(Delivery::Event(message)) = a.events.try_recv() else {
+            panic!("no event");
+        };
+        assert!(message.carries_message());
+    }
+
+    #[test]
     fn a_full_subscriber_is_dropped_not_waited_for() {
         let hub = Arc::new(Hub::default());
         let topic = Topic::Agent("slow".into());
