@@ -61,6 +61,27 @@ async fn agent_record(app: &TestApp, id: &str) -> Result<Value> {
     .await
 }
 
+/// The assigned agent answers; expects 201.
+async fn agent_says(
+    app: &TestApp,
+    conversation: &str,
+    agent_token: &str,
+    text: &str,
+) -> Result<()> {
+    let path = format!("/v1/conversations/{conversation}/messages");
+    let body = json!({"text": text, "client_message_id": uuid_like()});
+    expect_status(app.post(&path, Some(agent_token), &body).await?, 201).await?;
+    Ok(())
+}
+
+/// The agent resolves; expects 200.
+async fn resolve(app: &TestApp, conversation: &str, agent_token: &str) -> Result<()> {
+    let path = format!("/v1/conversations/{conversation}/resolve");
+    let body = json!({"outcome": "resolved"});
+    expect_status(app.post(&path, Some(agent_token), &body).await?, 200).await?;
+    Ok(())
+}
+
 /// Hands a new zh-CN conversation to people; returns (id, customer token).
 async fn handed_off(app: &TestApp) -> Result<(String, String)> {
     let (conv, token) = app.start_conversation("zh-CN").await?;
@@ -92,16 +113,7 @@ async fn an_agent_who_does_not_answer_in_time_loses_the_conversation_to_the_next
     assert_eq!(assignee(&app, &conv, &token).await?, Some(next_id.clone()));
 
     // The new agent answers in time and keeps it.
-    expect_status(
-        app.post(
-            &format!("/v1/conversations/{conv}/messages"),
-            Some(&next_token),
-            &json!({"text": "您好，我来帮您处理", "client_message_id": uuid_like()}),
-        )
-        .await?,
-        201,
-    )
-    .await?;
+    agent_says(&app, &conv, &next_token, "您好，我来帮您处理").await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(assignee(&app, &conv, &token).await?, Some(next_id.clone()));
 
@@ -152,16 +164,7 @@ async fn an_agent_whose_socket_stays_away_goes_away_and_the_conversation_returns
         first.as_str()
     );
     // The agent answers, so only the dropped socket can take the conversation back.
-    expect_status(
-        app.post(
-            &format!("/v1/conversations/{first}/messages"),
-            Some(&lost_token),
-            &json!({"text": "在的", "client_message_id": uuid_like()}),
-        )
-        .await?,
-        201,
-    )
-    .await?;
+    agent_says(&app, &first, &lost_token, "在的").await?;
     // A second customer waits behind; the returned one must go before them.
     let (second, second_token) = handed_off(&app).await?;
     assert_eq!(
@@ -353,16 +356,7 @@ async fn a_returning_customer_goes_back_to_their_agent() -> Result<()> {
     app.set_presence(&first_token, "online").await?;
     let (conv, token) = handed_off(&app).await?;
     assert_eq!(assignee(&app, &conv, &token).await?, Some(first_id.clone()));
-    expect_status(
-        app.post(
-            &format!("/v1/conversations/{conv}/resolve"),
-            Some(&first_token),
-            &json!({"outcome": "resolved"}),
-        )
-        .await?,
-        200,
-    )
-    .await?;
+    resolve(&app, &conv, &first_token).await?;
     // Someone idler comes online; the first agent holds two other conversations.
     for _ in 0..2 {
         handed_off(&app).await?;
@@ -397,16 +391,7 @@ async fn a_draining_agent_keeps_its_conversations_and_takes_no_new_one() -> Resu
         assignee(&app, &held, &held_token).await?,
         Some(agent_id.clone())
     );
-    expect_status(
-        app.post(
-            &format!("/v1/conversations/{held}/messages"),
-            Some(&agent_token),
-            &json!({"text": "还在处理", "client_message_id": uuid_like()}),
-        )
-        .await?,
-        201,
-    )
-    .await?;
+    agent_says(&app, &held, &agent_token, "还在处理").await?;
     assert_eq!(agent_record(&app, &agent_id).await?["status"], "draining");
     Ok(())
 }
@@ -442,16 +427,7 @@ async fn an_angry_customer_is_served_before_a_calm_one_who_came_first() -> Resul
         2
     );
 
-    expect_status(
-        app.post(
-            &format!("/v1/conversations/{busy}/resolve"),
-            Some(&agent_token),
-            &json!({"outcome": "resolved"}),
-        )
-        .await?,
-        200,
-    )
-    .await?;
+    resolve(&app, &busy, &agent_token).await?;
     assert_eq!(
         app.conversation(&angry, &angry_token).await?["state"],
         "assigned"
@@ -565,16 +541,7 @@ async fn a_verified_customer_goes_back_to_their_agent_in_a_new_conversation() ->
         score["value"], 60.0,
         "a verified VIP is worth more: {score}"
     );
-    expect_status(
-        app.post(
-            &format!("/v1/conversations/{conv}/resolve"),
-            Some(&first_token),
-            &json!({"outcome": "resolved"}),
-        )
-        .await?,
-        200,
-    )
-    .await?;
+    resolve(&app, &conv, &first_token).await?;
 
     // A busier first agent, an idle second one; the customer comes back in a new conversation.
     handed_off(&app).await?;

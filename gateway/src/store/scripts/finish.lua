@@ -19,15 +19,7 @@ if type(assignee) == 'table' and type(assignee.id) == 'string' then
   local raw_agent = redis.call('HGET', KEYS[2], assignee.id)
   if raw_agent then
     local agent = cjson.decode(raw_agent)
-    local kept = {}
-    if type(agent.active) == 'table' then
-      for _, held in ipairs(agent.active) do
-        if held ~= ARGV[1] then
-          kept[#kept + 1] = held
-        end
-      end
-    end
-    agent.active = kept
+    release(agent, ARGV[1])
     released = encode(agent)
     redis.call('HSET', KEYS[2], assignee.id, released)
   end

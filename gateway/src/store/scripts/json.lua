@@ -110,3 +110,15 @@ local function dequeue(order_key, entries_key, ranks_key, conversation_id)
   redis.call('HDEL', ranks_key, conversation_id)
 end
 
+-- An agent's `active` list without one conversation (an empty list when it had none).
+local function release(agent, conversation_id)
+  local kept = {}
+  if type(agent.active) == 'table' then
+    for _, held in ipairs(agent.active) do
+      if held ~= conversation_id then
+        kept[#kept + 1] = held
+      end
+    end
+  end
+  agent.active = kept
+end

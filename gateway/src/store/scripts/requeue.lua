@@ -15,15 +15,7 @@ local assignee = conversation.assignee
 if conversation.state ~= 'assigned' or type(assignee) ~= 'table' or assignee.id ~= ARGV[2] then
   return false
 end
-local kept = {}
-if type(agent.active) == 'table' then
-  for _, held in ipairs(agent.active) do
-    if held ~= ARGV[1] then
-      kept[#kept + 1] = held
-    end
-  end
-end
-agent.active = kept
+release(agent, ARGV[1])
 if ARGV[6] == '1' then
   agent.missed_accepts = (tonumber(agent.missed_accepts) or 0) + 1
 end
