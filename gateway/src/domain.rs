@@ -370,6 +370,19 @@ pub enum RoutingEvent {
     Escalated,
 }
 
+impl RoutingEvent {
+    /// The event's wire name, also the `reason` of the agent's `unassigned` event.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoutingEvent::Assigned => "assigned",
+            RoutingEvent::AcceptTimeout => "accept_timeout",
+            RoutingEvent::AgentLost => "agent_lost",
+            RoutingEvent::Transferred => "transferred",
+            RoutingEvent::Escalated => "escalated",
+        }
+    }
+}
+
 /// One routing decision or event, kept for `GET /v1/conversations/{id}/routing`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoutingRecord {

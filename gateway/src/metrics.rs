@@ -54,12 +54,6 @@ impl Metrics {
     /// The Prometheus text exposition, with the gauges read by the caller.
     pub fn render(&self, queue_length: usize, agents_online: usize) -> String {
         let mut out = String::new();
-        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-            );
-        };
         let _ = writeln!(
             out,
             "# HELP gateway_routing_assignments_total Conversations assigned, by the rule that chose the agent.\n# TYPE gateway_routing_assignments_total counter"
@@ -75,61 +69,60 @@ impl Metrics {
                 "gateway_routing_assignments_total{{rule=\"{rule}\"}} {n}"
             );
         }
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        counter(
-            &mut out,
-            "gateway_routing_relaxed_assignments_total",
-            "Assignments made after a preferred skill was relaxed.",
-            load(&self.relaxed_assignments),
-        );
-        counter(
-            &mut out,
-            "gateway_routing_accept_timeouts_total",
-            "Assignments taken back because the agent did not answer in time.",
-            load(&self.accept_timeouts),
-        );
-        counter(
-            &mut out,
-            "gateway_routing_agents_lost_total",
-            "Agents set away after their connection stayed away past the grace period.",
-            load(&self.agents_lost),
-        );
-        counter(
-            &mut out,
-            "gateway_routing_transfers_total",
-            "Conversations transferred by an agent.",
-            load(&self.transfers),
-        );
-        counter(
-            &mut out,
-            "gateway_routing_escalations_total",
-            "Conversations escalated to a supervisor.",
-            load(&self.escalations),
-        );
-        counter(
-            &mut out,
-            "gateway_handoffs_total",
-            "Conversations handed from the bot to people.",
-            load(&self.handoffs),
-        );
-        counter(
-            &mut out,
-            "gateway_routing_stale_decisions_total",
-            "Decisions that went stale before their claim (state changed meanwhile).",
-            load(&self.stale_decisions),
-        );
-        counter(
-            &mut out,
-            "gateway_routing_decision_microseconds_total",
-            "Time spent in the router deciding, microseconds.",
-            load(&self.decision_micros),
-        );
-        counter(
-            &mut out,
-            "gateway_routing_passes_total",
-            "Routing passes run.",
-            load(&self.routing_passes),
-        );
+        let counters: [(&str, &str, &AtomicU64); 9] = [
+            (
+                "gateway_routing_relaxed_assignments_total",
+                "Assignments made after a preferred skill was relaxed.",
+                &self.relaxed_assignments,
+            ),
+            (
+                "gateway_routing_accept_timeouts_total",
+                "Assignments taken back because the agent did not answer in time.",
+                &self.accept_timeouts,
+            ),
+            (
+                "gateway_routing_agents_lost_total",
+                "Agents set away after their connection stayed away past the grace period.",
+                &self.agents_lost,
+            ),
+            (
+                "gateway_routing_transfers_total",
+                "Conversations transferred by an agent.",
+                &self.transfers,
+            ),
+            (
+                "gateway_routing_escalations_total",
+                "Conversations escalated to a supervisor.",
+                &self.escalations,
+            ),
+            (
+                "gateway_handoffs_total",
+                "Conversations handed from the bot to people.",
+                &self.handoffs,
+            ),
+            (
+                "gateway_routing_stale_decisions_total",
+                "Decisions that went stale before their claim (state changed meanwhile).",
+                &self.stale_decisions,
+            ),
+            (
+                "gateway_routing_decision_microseconds_total",
+                "Time spent in the router deciding, microseconds.",
+                &self.decision_micros,
+            ),
+            (
+                "gateway_routing_passes_total",
+                "Routing passes run.",
+                &self.routing_passes,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let value = value.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP gateway_queue_waiting Conversations waiting for an agent.\n# TYPE gateway_queue_waiting gauge\ngateway_queue_waiting {queue_length}"

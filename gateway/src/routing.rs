@@ -608,9 +608,9 @@ impl AppState {
         entry.excluded_agents = excluded;
         entry.excluded_until =
             Some(now + Duration::seconds(i64::from(self.settings.routing.exclusion_secs)));
-        let (event, target, kind, missed) = match &why {
-            Handback::AcceptTimeout => (RoutingEvent::AcceptTimeout, None, None, true),
-            Handback::AgentLost => (RoutingEvent::AgentLost, None, None, false),
+        let (event, target, kind) = match &why {
+            Handback::AcceptTimeout => (RoutingEvent::AcceptTimeout, None, None),
+            Handback::AgentLost => (RoutingEvent::AgentLost, None, None),
             Handback::Transfer(target) => {
                 match target {
                     TransferTarget::Skill(skill) => {
@@ -622,7 +622,6 @@ impl AppState {
                     RoutingEvent::Transferred,
                     Some(target.label()),
                     Some("transfer"),
-                    false,
                 )
             }
             Handback::Escalate => {
@@ -631,10 +630,10 @@ impl AppState {
                     RoutingEvent::Escalated,
                     Some("supervisor".to_owned()),
                     Some("escalate"),
-                    false,
                 )
             }
         };
+        let missed = event == RoutingEvent::AcceptTimeout;
         let Some((requeued, _)) = self.store.requeue(&entry, &agent.id, missed, now).await? else {
             // The agent no longer holds it (resolved, closed or taken back meanwhile).
             return Ok(());
@@ -670,17 +669,11 @@ impl AppState {
             )
             .await?;
         tracing::info!(conversation_id = %conversation.id, agent_id = %agent.id, ?event, "conversation back in the queue");
-        let reason = match why {
-            Handback::AcceptTimeout => "accept_timeout",
-            Handback::AgentLost => "agent_lost",
-            Handback::Transfer(_) => "transferred",
-            Handback::Escalate => "escalated",
-        };
         self.hub.publish(
             &Topic::Agent(agent.id.clone()),
             &Event::Unassigned {
                 conversation_id: conversation.id.clone(),
-                reason,
+                reason: event.as_str(),
             },
         );
         let text = match conversation.customer.locale.language() {

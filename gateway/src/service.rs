@@ -520,9 +520,12 @@ impl AppState {
                 },
             )
             .await?;
-        self.store
-            .note_agent_reply(conversation_id, agent_id, message.created_at)
-            .await?;
+        if conversation.accepted_at.is_none() {
+            // The agent's first answer since the assignment stops the accept timeout.
+            self.store
+                .note_agent_reply(conversation_id, agent_id, message.created_at)
+                .await?;
+        }
         let conversation = self.view(conversation).await?;
         Ok(Posted {
             message,

@@ -391,6 +391,17 @@ async fn queued(store: &Shared, id: &str, priority: i64) -> anyhow::Result<Conve
         .ok_or_else(|| anyhow::anyhow!("{id} was not enqueued"))
 }
 
+/// Queues `id` and claims it for a new online agent with two seats, at `at(60)`.
+async fn assigned_to_new_agent(
+    store: &Shared,
+    id: &str,
+    agent_id: &str,
+) -> anyhow::Result<(Conversation, Agent)> {
+    queued(store, id, 0).await?;
+    store.put_agent(&online(agent_id, 2)).await?;
+    claimed(store.claim(id, agent_id, at(60)).await?)
+}
+
 fn claimed(claim: Claim) -> anyhow::Result<(Conversation, Agent)> {
     match claim {
         Claim::Claimed {
@@ -1030,9 +1041,7 @@ async fn claim_gives_a_queued_conversation_to_an_online_agent_with_room(
 async fn requeue_takes_a_conversation_back_from_its_agent_into_the_queue(
     store: Shared,
 ) -> anyhow::Result<()> {
-    queued(&store, "c1", 0).await?;
-    store.put_agent(&online("agt_1", 2)).await?;
-    let (assigned, _) = claimed(store.claim("c1", "agt_1", at(60)).await?)?;
+    let (assigned, _) = assigned_to_new_agent(&store, "c1", "agt_1").await?;
     let mut back = entry("c1", 0, at(10));
     back.returned = true;
     back.excluded_agents = vec!["agt_1".into()];
@@ -1099,9 +1108,7 @@ async fn requeue_does_nothing_unless_the_agent_still_holds_the_conversation(
 async fn concurrent_requeues_of_one_conversation_take_it_back_once(
     store: Shared,
 ) -> anyhow::Result<()> {
-    queued(&store, "c1", 0).await?;
-    store.put_agent(&online("agt_1", 2)).await?;
-    claimed(store.claim("c1", "agt_1", at(60)).await?)?;
+    assigned_to_new_agent(&store, "c1", "agt_1").await?;
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let store = Arc::clone(&store);

@@ -187,6 +187,24 @@ impl RedisStore {
         format!("{}{kind}:{id}", self.base)
     }
 
+    /// An invocation of `script` on the keys every step between a conversation and its agent
+    /// touches, in the scripts' order: the conversation, the agents, the queue's three keys.
+    fn on_assignment_keys<'a>(
+        &self,
+        script: &'a Script,
+        conversation_id: &str,
+    ) -> redis::ScriptInvocation<'a> {
+        let [order, entries, ranks] = self.queue_keys();
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(self.id_key("conv", conversation_id))
+            .key(self.key("agents"))
+            .key(order)
+            .key(entries)
+            .key(ranks);
+        invocation
+    }
+
     fn queue_keys(&self) -> [String; 3] {
         [
             self.key("queue:order"),
@@ -476,16 +494,9 @@ impl Store for RedisStore {
         agent_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
-        let [order, entries, ranks] = self.queue_keys();
         let mut connection = self.connection.clone();
         let claimed: Option<(String, String)> = self
-            .scripts
-            .claim
-            .key(self.id_key("conv", conversation_id))
-            .key(self.key("agents"))
-            .key(order)
-            .key(entries)
-            .key(ranks)
+            .on_assignment_keys(&self.scripts.claim, conversation_id)
             .arg(conversation_id)
             .arg(agent_id)
             .arg(rfc3339(now))
@@ -507,16 +518,9 @@ impl Store for RedisStore {
         missed: bool,
         now: DateTime<Utc>,
     ) -> Result<Option<(Conversation, Agent)>, StoreError> {
-        let [order, entries, ranks] = self.queue_keys();
         let mut connection = self.connection.clone();
         let requeued: Option<(String, String)> = self
-            .scripts
-            .requeue
-            .key(self.id_key("conv", &entry.conversation_id))
-            .key(self.key("agents"))
-            .key(order)
-            .key(entries)
-            .key(ranks)
+            .on_assignment_keys(&self.scripts.requeue, &entry.conversation_id)
             .arg(&entry.conversation_id)
             .arg(agent_id)
             .arg(queue_rank(entry))
@@ -560,16 +564,9 @@ impl Store for RedisStore {
                 "conversation state {state} is not a string"
             )));
         };
-        let [order, entries, ranks] = self.queue_keys();
         let mut connection = self.connection.clone();
         let finished: Option<Vec<String>> = self
-            .scripts
-            .finish
-            .key(self.id_key("conv", conversation_id))
-            .key(self.key("agents"))
-            .key(order)
-            .key(entries)
-            .key(ranks)
+            .on_assignment_keys(&self.scripts.finish, conversation_id)
             .arg(conversation_id)
             .arg(state)
             .arg(rfc3339(now))

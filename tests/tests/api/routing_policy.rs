@@ -308,7 +308,7 @@ async fn an_escalation_goes_to_a_supervisor() -> Result<()> {
     let app = spawn_gateway().await?;
     let (_, agent_token) = app.create_agent("A", &["zh"], 3).await?;
     app.set_presence(&agent_token, "online").await?;
-    let (conv, token) = handed_off(&app).await?;
+    let (conv, _) = handed_off(&app).await?;
     let path = format!("/v1/conversations/{conv}/escalate");
     expect_error(
         app.post(&path, Some(&agent_token), &json!({"note": "客户要求主管"}))
@@ -345,7 +345,6 @@ async fn an_escalation_goes_to_a_supervisor() -> Result<()> {
     assert!(last["candidates"].as_array().is_some_and(|c| c
         .iter()
         .any(|c| c["rejected"]["reason"] == "not_supervisor")));
-    let _ = token;
     Ok(())
 }
 
@@ -444,7 +443,8 @@ async fn waiting_customers_hear_their_place_and_wait_as_they_change() -> Result<
     let app = spawn_gateway().await?;
     let (_, agent_token) = app.create_agent("A", &["zh"], 1).await?;
     app.set_presence(&agent_token, "online").await?;
-    let (busy, _) = handed_off(&app).await?;
+    // The only seat is taken: the next two wait.
+    handed_off(&app).await?;
     let (first, first_token) = handed_off(&app).await?;
     let (second, second_token) = app.start_conversation("zh-CN").await?;
     let mut ws = app.customer_ws(&second, &second_token, None).await?;
@@ -473,7 +473,6 @@ async fn waiting_customers_hear_their_place_and_wait_as_they_change() -> Result<
         place["eta_seconds"].as_u64().unwrap_or(u64::MAX) < eta_at_2,
         "{place}"
     );
-    let _ = busy;
     Ok(())
 }
 
