@@ -146,6 +146,19 @@ pub fn run(bot: &Bot, scenarios: &[Scenario]) -> Report {
                 continue;
             }
             let outcome = bot.turn(&transcript, &turn.customer, customer);
+            // As the gateway does: the customer's message and the bot's reply (with what the
+            // bot read in the message) are stored before anything else, a handoff's package
+            // included.
+            transcript.push(Line {
+                role: Role::Customer,
+                text: turn.customer.clone(),
+                bot: None,
+            });
+            transcript.push(Line {
+                role: Role::Bot,
+                text: outcome.reply.clone(),
+                bot: Some(outcome.meta.clone()),
+            });
             let meta = &outcome.meta;
             let got = describe(meta.decision, meta.article_id.as_deref(), &meta.reasons);
             let mut correct = meta.decision == expect.decision;
@@ -177,19 +190,6 @@ pub fn run(bot: &Bot, scenarios: &[Scenario]) -> Report {
                     } else {
                         false_handoffs += 1;
                     }
-                    // As the gateway does: the customer's message and the bot's handoff reply
-                    // (with what the bot read in the message) are stored before the package
-                    // is built.
-                    transcript.push(Line {
-                        role: Role::Customer,
-                        text: turn.customer.clone(),
-                        bot: None,
-                    });
-                    transcript.push(Line {
-                        role: Role::Bot,
-                        text: outcome.reply.clone(),
-                        bot: Some(outcome.meta.clone()),
-                    });
                     let context = crate::build_context(&transcript, &meta.reasons, customer);
                     completeness_sum += f64::from(context.completeness);
                     completeness_n += 1;
@@ -206,18 +206,6 @@ pub fn run(bot: &Bot, scenarios: &[Scenario]) -> Report {
                         &expect.reason.into_iter().collect::<Vec<_>>(),
                     ),
                     got,
-                });
-            }
-            if meta.decision != DecisionKind::Handoff {
-                transcript.push(Line {
-                    role: Role::Customer,
-                    text: turn.customer.clone(),
-                    bot: None,
-                });
-                transcript.push(Line {
-                    role: Role::Bot,
-                    text: outcome.reply.clone(),
-                    bot: Some(outcome.meta.clone()),
                 });
             }
         }
