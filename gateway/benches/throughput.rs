@@ -142,76 +142,6 @@ async fn run(redis: &RedisServer, processes: usize, questions: &[String]) -> Res
     })
 }
 
-/// Client commands (what the gateway sends, not what its Lua scripts run inside Redis) per
-/// bot turn, counted with MONITOR over `turns` sequential turns through one process.
-async fn commands_per_turn(
-    redis: &RedisServer,
-    questions: &[String],
-    turns: usize,
-) -> Result<(f64, BTreeMap<String, usize>)> {
-    let prefix = support::unique_prefix("monitor");
-    let gateway = Gateway::start("m", &redis.url(), &prefix).await?;
-    let mut conversations = Vec::new();
-    for _ in 0..turns.div_ceil(QUESTIONS_PER_CONVERSATION) {
-        conversations.push(gateway.start_conversation("zh-CN").await?);
-    }
-    let client = redis::Client::open(redis.url())?;
-    let mut monitor = client
-        .get_async_monitor()
-        .await?
-        .into_on_message::<String>();
-    let lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let collected = Arc::clone(&lines);
-    let collector = tokio::spawn(async move {
-        while let Some(line) = futures_util::StreamExt::next(&mut monitor).await {
-            collected.lock().map(|mut l| l.push(line)).ok();
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let start_marker = format!("bench-start-{prefix}");
-    redis.command(&["ECHO", &start_marker]).await?;
-    let mut bot_turns = 0;
-    for n in 0..turns {
-        let (id, token) = &conversations[n / QUESTIONS_PER_CONVERSATION];
-        let res = gateway
-            .send(id, token, &questions[n % questions.len()], &client_id())
-            .await?;
-        let body: Value = res.json().await?;
-        bot_turns += body["replies"].as_array().map_or(0, Vec::len);
-    }
-    // Let the last publishes land.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let end_marker = format!("bench-end-{prefix}");
-    redis.command(&["ECHO", &end_marker]).await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    collector.abort();
-    let lines = lines.lock().map(|l| l.clone()).unwrap_or_default();
-    let mut counted: BTreeMap<String, usize> = BTreeMap::new();
-    let mut inside = false;
-    for line in &lines {
-        if line.contains(&start_marker) {
-            inside = true;
-            continue;
-        }
-        if line.contains(&end_marker) {
-            break;
-        }
-        // Commands a script runs show as `[0 lua]`; the gateway's own as `[0 ip:port]`.
-        if !inside || line.contains(" lua]") {
-            continue;
-        }
-        let command = line
-            .split('"')
-            .nth(1)
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        *counted.entry(command).or_default() += 1;
-    }
-    let total: usize = counted.values().sum();
-    ensure!(bot_turns > 0, "no bot turn");
-    Ok((total as f64 / bot_turns as f64, counted))
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let appendfsync = std::env::var("BENCH_APPENDFSYNC").unwrap_or_else(|_| "everysec".into());
@@ -223,7 +153,8 @@ async fn main() -> Result<()> {
         .collect();
     println!("appendfsync {appendfsync}");
     let turns = 200;
-    let (per_turn, counted) = commands_per_turn(&redis, &questions, turns).await?;
+    let (per_turn, counted) =
+        support::commands_per_turn(&redis, &questions, turns, QUESTIONS_PER_CONVERSATION).await?;
     println!(
         "client commands per bot turn (MONITOR, {turns} sequential turns, one process): {per_turn:.2} {counted:?}"
     );

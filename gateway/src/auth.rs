@@ -5,7 +5,7 @@
 
 use crate::domain::{AgentRole, TokenOwner};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{lock, AppState};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use rand::RngCore;
@@ -95,14 +95,24 @@ struct TokenQuery {
 
 /// Resolves a token to its principal. Tokens of deleted agents stop working.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let hash = hash_token(token);
+    // Customer tokens are never revoked, so a remembered one needs no store read.
+    if let Some(conversation_id) = lock(&state.customer_tokens).get(&hash) {
+        return Ok(Principal::Customer {
+            conversation_id: conversation_id.clone(),
+        });
+    }
     let owner = state
         .store
-        .get_token(&hash_token(token))
+        .get_token(&hash)
         .await?
         .ok_or(ApiError::Unauthorized("invalid token"))?;
     Ok(match owner {
         TokenOwner::Admin => Principal::Admin,
-        TokenOwner::Customer { conversation_id } => Principal::Customer { conversation_id },
+        TokenOwner::Customer { conversation_id } => {
+            lock(&state.customer_tokens).put(hash, conversation_id.clone());
+            Principal::Customer { conversation_id }
+        }
         TokenOwner::Agent { agent_id } => {
             let agent = state
                 .store

@@ -22,8 +22,9 @@
 //! rebuilds its index from the store, which is the source of truth.
 
 use crate::hub::{Hub, Outgoing, Topic};
+use crate::store::{Connection, RedisTarget, Timeouts};
 use futures_util::StreamExt;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink, PubSubStream};
+use redis::aio::{PubSubSink, PubSubStream};
 use serde::Deserialize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -58,17 +59,17 @@ pub struct Relay {
 }
 
 enum Outbound {
-    Event { topic: Topic, outgoing: Outgoing },
+    /// Events that go out in one PUBLISH (one batch may hold several of these).
+    Events(Vec<(Topic, Outgoing)>),
     KnowledgeBaseChanged,
 }
 
 impl Relay {
-    /// Queues an event for the other processes.
-    pub fn send(&self, topic: &Topic, outgoing: &Outgoing) {
-        self.queue(Outbound::Event {
-            topic: topic.clone(),
-            outgoing: outgoing.clone(),
-        });
+    /// Queues events for the other processes; they travel together, in one PUBLISH.
+    pub fn send(&self, events: Vec<(Topic, Outgoing)>) {
+        if !events.is_empty() {
+            self.queue(Outbound::Events(events));
+        }
     }
 
     /// Tells the other processes to rebuild their knowledge-base index from the store.
@@ -102,7 +103,9 @@ impl Drop for Bus {
 
 /// Where the bus runs and whom it tells.
 pub struct BusConfig {
-    pub url: String,
+    /// The server, or the cluster's nodes (PUBLISH reaches every node of a cluster, so the
+    /// subscriber listens on any one of them).
+    pub target: RedisTarget,
     /// The shop's channel, e.g. `gw:{demo}:events`.
     pub channel: String,
     pub hub: Arc<Hub>,
@@ -114,23 +117,44 @@ impl Bus {
     /// Subscribes to the shop's channel (so that nothing published after this returns is
     /// missed), starts the publisher and the subscriber, and attaches the relay to the hub.
     pub async fn start(config: BusConfig) -> redis::RedisResult<Self> {
-        let client = redis::Client::open(config.url.as_str())?;
+        let clients = config
+            .target
+            .nodes
+            .iter()
+            .map(|url| redis::Client::open(url.as_str()))
+            .collect::<redis::RedisResult<Vec<_>>>()?;
         let origin: Arc<str> = uuid::Uuid::new_v4().simple().to_string().into();
-        let (sink, stream) = subscribe(&client, &config.channel).await?;
-        let publisher = ConnectionManager::new_with_config(
-            client.clone(),
-            ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                .set_response_timeout(Some(PUBLISH_TIMEOUT))
-                .set_number_of_retries(1)
-                .set_max_delay(BACKOFF_FIRST),
+        let (mut node, mut last_error) = (0, None);
+        let (sink, stream) = loop {
+            let Some(client) = clients.get(node) else {
+                return Err(last_error.unwrap_or_else(|| {
+                    redis::RedisError::from(std::io::Error::other("no Redis node to subscribe on"))
+                }));
+            };
+            match subscribe(client, &config.channel).await {
+                Ok(connection) => break connection,
+                Err(error) => {
+                    last_error = Some(error);
+                    node += 1;
+                }
+            }
+        };
+        let publisher = Connection::open(
+            &config.target,
+            Timeouts {
+                connect: CONNECT_TIMEOUT,
+                response: PUBLISH_TIMEOUT,
+                retries: 1,
+                max_delay: BACKOFF_FIRST,
+            },
         )
         .await?;
         let (outbox, rx) = mpsc::channel(OUTBOX);
         let overflowed = Arc::new(AtomicBool::new(false));
         tracing::info!(channel = %config.channel, %origin, "pub/sub subscribed");
         let subscriber = Subscriber {
-            client,
+            clients,
+            node,
             channel: config.channel.clone(),
             origin: Arc::clone(&origin),
             hub: Arc::clone(&config.hub),
@@ -180,10 +204,11 @@ fn encode(origin: &str, resync: bool, batch: &[Outbound]) -> Result<Vec<u8>, ser
     serde_json::to_writer(&mut out, origin)?;
     out.extend_from_slice(format!(r#","resync":{resync},"kb":{kb},"events":["#).as_bytes());
     let mut first = true;
-    for outbound in batch {
-        let Outbound::Event { topic, outgoing } = outbound else {
-            continue;
-        };
+    let events = batch.iter().flat_map(|outbound| match outbound {
+        Outbound::Events(events) => events.as_slice(),
+        Outbound::KnowledgeBaseChanged => &[],
+    });
+    for (topic, outgoing) in events {
         if !first {
             out.push(b',');
         }
@@ -231,7 +256,7 @@ struct WireEvent {
 }
 
 struct Publisher {
-    connection: ConnectionManager,
+    connection: Connection,
     channel: String,
     origin: Arc<str>,
     overflowed: Arc<AtomicBool>,
@@ -306,7 +331,9 @@ impl Publisher {
 }
 
 struct Subscriber {
-    client: redis::Client,
+    /// One client per known node; the subscriber moves to the next when one fails.
+    clients: Vec<redis::Client>,
+    node: usize,
     channel: String,
     origin: Arc<str>,
     hub: Arc<Hub>,
@@ -314,13 +341,17 @@ struct Subscriber {
 }
 
 impl Subscriber {
-    async fn run(self, mut sink: PubSubSink, mut stream: PubSubStream) {
+    async fn run(mut self, mut sink: PubSubSink, mut stream: PubSubStream) {
         loop {
             self.serve(&mut sink, &mut stream).await;
             tracing::warn!(channel = %self.channel, "pub/sub connection lost; resubscribing");
             let mut backoff = BACKOFF_FIRST;
             (sink, stream) = loop {
-                match subscribe(&self.client, &self.channel).await {
+                self.node = (self.node + 1) % self.clients.len().max(1);
+                let Some(client) = self.clients.get(self.node) else {
+                    return;
+                };
+                match subscribe(client, &self.channel).await {
                     Ok(connection) => break connection,
                     Err(error) => {
                         tracing::debug!(%error, "pub/sub resubscription failed; retrying");
@@ -391,12 +422,14 @@ mod tests {
 
     #[test]
     fn a_batch_reads_back_as_it_was_sent() -> Result<(), serde_json::Error> {
-        let event = |json: &str, key: Option<(&str, u64)>| Outbound::Event {
-            topic: Topic::Conversation("c1".into()),
-            outgoing: Outgoing {
-                message_key: key.map(|(c, s)| (Arc::from(c), s)),
-                json: Arc::from(json),
-            },
+        let event = |json: &str, key: Option<(&str, u64)>| {
+            Outbound::Events(vec![(
+                Topic::Conversation("c1".into()),
+                Outgoing {
+                    message_key: key.map(|(c, s)| (Arc::from(c), s)),
+                    json: Arc::from(json),
+                },
+            )])
         };
         let batch = vec![
             event(r#"{"type":"message","n":"引号\"x"}"#, Some(("c1", 7))),

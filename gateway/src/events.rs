@@ -32,8 +32,8 @@ pub struct ContextCustomer {
     pub vip: bool,
     pub locale: String,
     pub verified: bool,
-    /// Earlier conversations of a verified customer (linked by `external_id`).
-    pub previous_conversations: Vec<String>,
+    /// Earlier conversations of a verified customer (linked by `external_id`), newest first.
+    pub previous_conversations: Vec<crate::customers::PreviousConversation>,
 }
 
 impl From<&Customer> for ContextCustomer {

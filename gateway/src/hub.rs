@@ -62,6 +62,28 @@ pub enum Delivery {
 
 type Subscribers = HashMap<Topic, Vec<(u64, mpsc::Sender<Delivery>)>>;
 
+/// An event to publish, the topics it goes to, and the message it carries, if any.
+pub struct Publication {
+    pub topics: Vec<Topic>,
+    pub event: crate::events::Event,
+    /// `(conversation id, seq)` of the message the event carries.
+    pub key: Option<(String, u64)>,
+}
+
+/// An event serialised once for every subscriber; `None` (logged) when it cannot be.
+fn outgoing<E: Serialize>(event: &E, message_key: Option<(&str, u64)>) -> Option<Outgoing> {
+    match serde_json::to_string(event) {
+        Ok(json) => Some(Outgoing {
+            message_key: message_key.map(|(c, s)| (Arc::from(c), s)),
+            json: json.into(),
+        }),
+        Err(error) => {
+            tracing::error!(%error, "an event could not be serialised");
+            None
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Hub {
     subscribers: Mutex<Subscribers>,
@@ -156,21 +178,35 @@ impl Hub {
         if relay.is_none() && !self.lock().contains_key(topic) {
             return;
         }
-        let json: Arc<str> = match serde_json::to_string(event) {
-            Ok(json) => json.into(),
-            Err(error) => {
-                tracing::error!(%error, "an event could not be serialised");
-                return;
-            }
-        };
-        let outgoing = Outgoing {
-            message_key: message_key.map(|(c, s)| (Arc::from(c), s)),
-            json,
+        let Some(outgoing) = outgoing(event, message_key) else {
+            return;
         };
         if let Some(relay) = relay {
-            relay.send(topic, &outgoing);
+            relay.send(vec![(topic.clone(), outgoing.clone())]);
         }
         self.deliver(topic, outgoing);
+    }
+
+    /// Publishes several events, each to its topics; other processes get them all in one
+    /// batch (one PUBLISH), in this order.
+    pub fn publish_all(&self, publications: impl IntoIterator<Item = Publication>) {
+        let relay = self.relay.get();
+        let mut relayed = Vec::new();
+        for publication in publications {
+            let key = publication.key.as_ref().map(|(c, s)| (c.as_str(), *s));
+            let Some(outgoing) = outgoing(&publication.event, key) else {
+                continue;
+            };
+            for topic in publication.topics {
+                if relay.is_some() {
+                    relayed.push((topic.clone(), outgoing.clone()));
+                }
+                self.deliver(&topic, outgoing.clone());
+            }
+        }
+        if let Some(relay) = relay {
+            relay.send(relayed);
+        }
     }
 
     /// Hands an already serialised event to this process's subscribers of `topic` only (the

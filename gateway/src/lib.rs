@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod bus;
+pub mod customers;
 mod demo;
 pub mod domain;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod hub;
 pub mod import;
 pub mod knowledge;
 pub mod metrics;
+pub mod qa;
 mod routes;
 pub mod routing;
 pub mod service;

@@ -13,13 +13,17 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::events::{ContextCustomer, ContextView, ConversationView, Event};
-use crate::hub::Topic;
-use crate::state::AppState;
+use crate::hub::{Publication, Topic};
+use crate::qa;
+use crate::state::{lock, AppState};
+use crate::store::CustomerTurn;
 use chrono::Utc;
 use std::collections::BTreeSet;
 
 /// The most messages a transcript read or replay returns at once.
 pub const MAX_PAGE: usize = 500;
+/// How much of the conversation the bot reads on a turn: far more than one bot session.
+const BOT_HISTORY: usize = 200;
 
 /// A new conversation as the widget asks for it.
 #[derive(Debug, Clone)]
@@ -41,6 +45,9 @@ pub struct Posted {
     pub message: Message,
     pub replies: Vec<Message>,
     pub conversation: ConversationView,
+    /// Quality inspection of an agent's message (empty for customers).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::qa::Flag>,
 }
 
 /// A new agent account.
@@ -58,6 +65,15 @@ pub struct NewAgent {
 pub enum Outcome {
     Resolved,
     FollowUp,
+}
+
+/// The customer of a conversation as the author of their messages.
+fn customer_author(conversation: &Conversation) -> Author {
+    Author {
+        role: AuthorRole::Customer,
+        id: Some(conversation.customer.id.clone()),
+        name: conversation.customer.name.clone(),
+    }
 }
 
 fn lines(messages: &[Message]) -> Vec<bot::Line> {
@@ -159,17 +175,27 @@ impl AppState {
     ) -> Result<(ConversationView, String), ApiError> {
         let now = Utc::now();
         let id = format!("conv_{}", uuid::Uuid::new_v4().simple());
+        // A verified customer keeps one id, so their tags and history follow them.
+        let customer_id = match (&new.external_id, new.verified) {
+            (Some(external_id), true) => crate::customers::verified_customer_id(external_id),
+            _ => format!("cust_{}", uuid::Uuid::new_v4().simple()),
+        };
+        let tags = if new.verified {
+            self.customer_tags(&customer_id).await?
+        } else {
+            Vec::new()
+        };
         let conversation = Conversation {
             id: id.clone(),
             state: ConversationState::Bot,
             customer: Customer {
-                id: format!("cust_{}", uuid::Uuid::new_v4().simple()),
+                id: customer_id,
                 external_id: new.external_id,
                 name: new.name,
                 locale: new.locale.unwrap_or(Locale::ZhCn),
                 vip: new.verified && new.vip,
                 verified: new.verified,
-                tags: Vec::new(),
+                tags,
             },
             channel: new.channel,
             context: new.context,
@@ -185,6 +211,7 @@ impl AppState {
         };
         let token = auth::new_token("cus");
         self.store.put_conversation(&conversation).await?;
+        self.note_customer_conversation(&conversation).await?;
         self.store
             .put_token(
                 &auth::hash_token(&token),
@@ -194,6 +221,7 @@ impl AppState {
             )
             .await?;
         tracing::info!(conversation_id = %conversation.id, "conversation started");
+        lock(&self.customer_authors).put(conversation.id.clone(), customer_author(&conversation));
         Ok((
             ConversationView {
                 conversation,
@@ -217,16 +245,23 @@ impl AppState {
     }
 
     fn announce_message(&self, conversation: &Conversation, message: &Message) {
-        let event = Event::Message {
-            conversation_id: conversation.id.clone(),
-            message: message.clone(),
-        };
-        let key = Some((conversation.id.as_str(), message.seq));
         self.hub
-            .publish_keyed(&Topic::Conversation(conversation.id.clone()), &event, key);
+            .publish_all(std::iter::once(self.message_event(conversation, message)));
+    }
+
+    /// A message's event with the topics it goes to: the conversation and its agent.
+    fn message_event(&self, conversation: &Conversation, message: &Message) -> Publication {
+        let mut topics = vec![Topic::Conversation(conversation.id.clone())];
         if let Some(assignee) = &conversation.assignee {
-            self.hub
-                .publish_keyed(&Topic::Agent(assignee.id.clone()), &event, key);
+            topics.push(Topic::Agent(assignee.id.clone()));
+        }
+        Publication {
+            topics,
+            event: Event::Message {
+                conversation_id: conversation.id.clone(),
+                message: message.clone(),
+            },
+            key: Some((conversation.id.clone(), message.seq)),
         }
     }
 
@@ -243,6 +278,10 @@ impl AppState {
 
     /// A customer's message: stored first, then, while the bot holds the conversation, the
     /// bot's turn. A repeated `client_message_id` returns the original and what followed it.
+    ///
+    /// On Redis a bot turn costs three commands: one script stores the message and reads the
+    /// conversation with its recent history, one stores the bot's answer, one PUBLISH carries
+    /// both events (the customer's token and name are remembered in-process).
     pub async fn customer_message(
         &self,
         conversation_id: &str,
@@ -250,47 +289,55 @@ impl AppState {
         client_message_id: ClientMessageId,
     ) -> Result<Posted, ApiError> {
         let _turn = self.lock_conversation(conversation_id).await;
-        let conversation = self.conversation(conversation_id).await?;
         let new = NewMessage {
-            author: Author {
-                role: AuthorRole::Customer,
-                id: Some(conversation.customer.id.clone()),
-                name: conversation.customer.name.clone(),
-            },
+            author: self.customer_author(conversation_id).await?,
             text: text.as_str().to_owned(),
             client_message_id: Some(client_message_id.as_str().to_owned()),
             bot: None,
         };
         // A retry of a stored message is answered before any limit or state check: the
-        // client must learn its message is safe.
-        let existing = self.store.messages(conversation_id, 0, usize::MAX).await?;
-        if let Some(original) = existing
-            .iter()
-            .find(|m| m.client_message_id.as_deref() == Some(client_message_id.as_str()))
-        {
-            let replies = existing
+        // client must learn its message is safe. Over the limit, only a retry gets through.
+        if let Err(retry_after) = self.check_rate(&format!("msg:{conversation_id}")) {
+            let existing = self.store.messages(conversation_id, 0, usize::MAX).await?;
+            let Some(at) = existing
                 .iter()
-                .skip_while(|m| m.seq <= original.seq)
-                .take_while(|m| m.author.role == AuthorRole::Bot)
-                .cloned()
-                .collect();
-            let conversation = self.view(conversation).await?;
-            return Ok(Posted {
-                message: original.clone(),
-                replies,
+                .position(|m| m.client_message_id == new.client_message_id)
+            else {
+                return Err(ApiError::RateLimited { retry_after });
+            };
+            let conversation = self.conversation(conversation_id).await?;
+            return self
+                .repeat_posted(conversation, existing[at].clone(), &existing[at + 1..])
+                .await;
+        }
+        let (mut conversation, message, earlier) = match self
+            .store
+            .customer_turn(conversation_id, new, BOT_HISTORY)
+            .await?
+        {
+            CustomerTurn::Missing => return Err(ApiError::NotFound("conversation")),
+            CustomerTurn::Closed(_) => {
+                return Err(ApiError::conflict(
+                    "conversation_ended",
+                    "this conversation was closed; start a new one",
+                ))
+            }
+            CustomerTurn::Repeat {
                 conversation,
-            });
-        }
-        if conversation.state == ConversationState::Closed {
-            return Err(ApiError::conflict(
-                "conversation_ended",
-                "this conversation was closed; start a new one",
-            ));
-        }
-        self.check_rate(&format!("msg:{conversation_id}"))
-            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+                original,
+                following,
+            } => {
+                return self
+                    .repeat_posted(*conversation, original, &following)
+                    .await
+            }
+            CustomerTurn::Appended {
+                conversation,
+                message,
+                earlier,
+            } => (*conversation, message, earlier),
+        };
 
-        let mut conversation = conversation;
         if matches!(
             conversation.state,
             ConversationState::Resolved | ConversationState::FollowUp
@@ -303,56 +350,99 @@ impl AppState {
             self.store.put_conversation(&conversation).await?;
             self.announce_state(&conversation);
         }
-        if matches!(
-            conversation.state,
-            ConversationState::Queued | ConversationState::Assigned
-        ) && self
-            .repeats_earlier_question(&conversation, text.as_str())
-            .await?
-        {
-            let count = self.store.note_repeat(&conversation.id).await?;
-            tracing::info!(conversation_id = %conversation.id, count, "customer repeated a question after the handoff");
-            conversation.repeats_after_handoff = count;
+        if conversation.state != ConversationState::Bot {
+            self.announce_message(&conversation, &message);
+            if self
+                .repeats_earlier_question(&conversation, text.as_str())
+                .await?
+            {
+                let count = self.store.note_repeat(&conversation.id).await?;
+                tracing::info!(conversation_id = %conversation.id, count, "customer repeated a question after the handoff");
+                conversation.repeats_after_handoff = count;
+            }
+            let conversation = self.view(conversation).await?;
+            return Ok(Posted {
+                message,
+                replies: Vec::new(),
+                conversation,
+                warnings: Vec::new(),
+            });
         }
-        let (message, _) = self.append(&conversation, new).await?;
-        let mut replies = Vec::new();
-        if conversation.state == ConversationState::Bot {
-            let transcript = lines(&existing);
-            let bot = std::sync::Arc::clone(&self.bot);
-            let customer = customer_info(&conversation);
-            let turn_text = text.as_str().to_owned();
-            let outcome =
-                tokio::task::spawn_blocking(move || bot.turn(&transcript, &turn_text, customer))
-                    .await
-                    .map_err(|e| ApiError::Internal(e.into()))?;
-            let (reply, _) = self
-                .append(
-                    &conversation,
-                    NewMessage {
-                        author: bot_author(),
-                        text: outcome.reply.clone(),
-                        client_message_id: None,
-                        bot: Some(outcome.meta.clone()),
-                    },
-                )
-                .await?;
-            replies.push(reply);
-            if outcome.decision() == bot::DecisionKind::Clarify {
-                self.record_gap(&conversation.id, text.as_str(), GapReason::Unanswered)
-                    .await;
-            }
-            if outcome.decision() == bot::DecisionKind::Handoff {
-                self.hand_off(&conversation, &outcome.meta.reasons).await?;
-                // The handoff may have been assigned at once: read where it stands now.
-                conversation = self.conversation(&conversation.id).await?;
-            }
+
+        let transcript = lines(&earlier);
+        let bot = std::sync::Arc::clone(&self.bot);
+        let customer = customer_info(&conversation);
+        let turn_text = text.as_str().to_owned();
+        let outcome =
+            tokio::task::spawn_blocking(move || bot.turn(&transcript, &turn_text, customer))
+                .await
+                .map_err(|e| ApiError::Internal(e.into()))?;
+        let reply = self
+            .store
+            .append_message(
+                &conversation.id,
+                NewMessage {
+                    author: bot_author(),
+                    text: outcome.reply.clone(),
+                    client_message_id: None,
+                    bot: Some(outcome.meta.clone()),
+                },
+            )
+            .await?
+            .message;
+        // Both in one batch, so another process gets them in one PUBLISH.
+        self.hub.publish_all(
+            [&message, &reply]
+                .into_iter()
+                .map(|m| self.message_event(&conversation, m)),
+        );
+        if outcome.decision() == bot::DecisionKind::Clarify {
+            self.record_gap(&conversation.id, text.as_str(), GapReason::Unanswered)
+                .await;
+        }
+        if outcome.decision() == bot::DecisionKind::Handoff {
+            self.hand_off(&conversation, &outcome.meta.reasons).await?;
+            // The handoff may have been assigned at once: read where it stands now.
+            conversation = self.conversation(&conversation.id).await?;
         }
         let conversation = self.view(conversation).await?;
         Ok(Posted {
             message,
-            replies,
+            replies: vec![reply],
             conversation,
+            warnings: Vec::new(),
         })
+    }
+
+    /// The answer to a retried customer message: the original and the bot's replies to it.
+    async fn repeat_posted(
+        &self,
+        conversation: Conversation,
+        original: Message,
+        following: &[Message],
+    ) -> Result<Posted, ApiError> {
+        let replies = following
+            .iter()
+            .take_while(|m| m.author.role == AuthorRole::Bot)
+            .cloned()
+            .collect();
+        Ok(Posted {
+            message: original,
+            replies,
+            conversation: self.view(conversation).await?,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// The customer of a conversation as a message author; read once per process.
+    async fn customer_author(&self, conversation_id: &str) -> Result<Author, ApiError> {
+        if let Some(author) = lock(&self.customer_authors).get(conversation_id) {
+            return Ok(author.clone());
+        }
+        let conversation = self.conversation(conversation_id).await?;
+        let author = customer_author(&conversation);
+        lock(&self.customer_authors).put(conversation_id.to_owned(), author.clone());
+        Ok(author)
     }
 
     /// Whether a message after the handoff asks again what the customer asked the bot before:
@@ -458,10 +548,21 @@ impl AppState {
             ))?;
         let transcript = self.store.messages(&conversation.id, 0, usize::MAX).await?;
         let ctx = stored.bot;
+        // Tags as they are now (an agent may have changed them since the handoff), and the
+        // customer's earlier conversations.
+        let mut customer = ContextCustomer::from(&conversation.customer);
+        customer.tags = self.customer_tags(&customer.id).await?;
+        customer.previous_conversations = self
+            .customer_conversations(
+                &customer.id,
+                Some(&conversation.id),
+                crate::customers::PREVIOUS_SHOWN,
+            )
+            .await?;
         Ok(ContextView {
             conversation_id: conversation.id.clone(),
             summary: ctx.summary,
-            customer: ContextCustomer::from(&conversation.customer),
+            customer,
             questions: ctx.questions,
             intents: ctx.intents,
             entities: ctx.entities,
@@ -477,15 +578,12 @@ impl AppState {
         })
     }
 
-    /// An agent's reply to a conversation they hold.
-    pub async fn agent_message(
+    /// The conversation an agent may write in: theirs and still assigned.
+    async fn held_by(
         &self,
         agent_id: &str,
         conversation_id: &str,
-        text: MessageText,
-        client_message_id: ClientMessageId,
-    ) -> Result<Posted, ApiError> {
-        let _turn = self.lock_conversation(conversation_id).await;
+    ) -> Result<(Conversation, Agent), ApiError> {
         let conversation = self.conversation(conversation_id).await?;
         let agent = self
             .store
@@ -503,9 +601,65 @@ impl AppState {
                 "this conversation is no longer assigned",
             ));
         }
+        Ok((conversation, agent))
+    }
+
+    /// Quality inspection of a draft: forbidden phrases, and the same reply sent again in
+    /// this conversation.
+    /// A retried message (`client_message_id` seen) is not compared with itself.
+    async fn inspect_draft(
+        &self,
+        conversation_id: &str,
+        text: &str,
+        client_message_id: Option<&str>,
+    ) -> Result<Vec<qa::Flag>, ApiError> {
+        let phrases = self.qa_phrases().await?;
+        let transcript = self.store.messages(conversation_id, 0, usize::MAX).await?;
+        let earlier: Vec<(u64, &str)> = transcript
+            .iter()
+            .filter(|m| m.author.role == AuthorRole::Agent)
+            .filter(|m| {
+                client_message_id.is_none() || m.client_message_id.as_deref() != client_message_id
+            })
+            .map(|m| (m.seq, m.text.as_str()))
+            .collect();
+        Ok(qa::inspect(&phrases, text, &earlier))
+    }
+
+    /// `POST .../messages?check_only=true`: what quality inspection says of a draft; nothing
+    /// is stored or sent.
+    pub async fn check_agent_draft(
+        &self,
+        agent_id: &str,
+        conversation_id: &str,
+        text: &MessageText,
+    ) -> Result<Vec<qa::Flag>, ApiError> {
+        self.held_by(agent_id, conversation_id).await?;
+        self.inspect_draft(conversation_id, text.as_str(), None)
+            .await
+    }
+
+    /// An agent's reply to a conversation they hold. It goes out whatever quality inspection
+    /// says; the warnings come back with it and are kept for `GET /v1/qa/flags`.
+    pub async fn agent_message(
+        &self,
+        agent_id: &str,
+        conversation_id: &str,
+        text: MessageText,
+        client_message_id: ClientMessageId,
+    ) -> Result<Posted, ApiError> {
+        let _turn = self.lock_conversation(conversation_id).await;
+        let (conversation, agent) = self.held_by(agent_id, conversation_id).await?;
         self.check_rate(&format!("agent:{agent_id}"))
             .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-        let (message, _) = self
+        let warnings = self
+            .inspect_draft(
+                conversation_id,
+                text.as_str(),
+                Some(client_message_id.as_str()),
+            )
+            .await?;
+        let (message, created) = self
             .append(
                 &conversation,
                 NewMessage {
@@ -520,6 +674,23 @@ impl AppState {
                 },
             )
             .await?;
+        if created && !warnings.is_empty() {
+            let record = qa::FlagRecord {
+                conversation_id: conversation.id.clone(),
+                agent_id: agent.id.clone(),
+                agent_name: agent.name.clone(),
+                message_id: message.id.clone(),
+                seq: message.seq,
+                text: message.text.clone(),
+                flags: warnings.clone(),
+                at: message.created_at,
+            };
+            let json = serde_json::to_string(&record).map_err(|e| ApiError::Internal(e.into()))?;
+            self.store
+                .push_log(qa::FLAGS_LOG, &json, qa::MAX_FLAGS)
+                .await?;
+            tracing::info!(conversation_id = %conversation.id, agent_id = %agent.id, flags = warnings.len(), "quality inspection flagged an agent message");
+        }
         if conversation.accepted_at.is_none() {
             // The agent's first answer since the assignment stops the accept timeout.
             self.store
@@ -531,7 +702,51 @@ impl AppState {
             message,
             replies: Vec::new(),
             conversation,
+            warnings,
         })
+    }
+
+    /// The forbidden-phrase list in force: the shop's own, or the shipped one.
+    pub async fn qa_phrases(&self) -> Result<Vec<qa::Phrase>, ApiError> {
+        match self.store.get_meta(qa::PHRASES_META).await? {
+            Some(json) => serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.into())),
+            None => Ok(qa::default_phrases()),
+        }
+    }
+
+    /// Replaces the forbidden-phrase list (admins).
+    pub async fn set_qa_phrases(
+        &self,
+        phrases: Vec<qa::Phrase>,
+    ) -> Result<Vec<qa::Phrase>, ApiError> {
+        let phrases = qa::validate_phrases(phrases).map_err(ApiError::Invalid)?;
+        let json = serde_json::to_string(&phrases).map_err(|e| ApiError::Internal(e.into()))?;
+        self.store.put_meta(qa::PHRASES_META, &json).await?;
+        Ok(phrases)
+    }
+
+    /// Flagged agent messages, newest first, optionally of one agent or conversation.
+    pub async fn qa_flags(
+        &self,
+        agent_id: Option<&str>,
+        conversation_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<qa::FlagRecord>, ApiError> {
+        let mut out = Vec::new();
+        for json in self.store.read_log(qa::FLAGS_LOG, qa::MAX_FLAGS).await? {
+            let record: qa::FlagRecord =
+                serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.into()))?;
+            if agent_id.is_some_and(|a| a != record.agent_id)
+                || conversation_id.is_some_and(|c| c != record.conversation_id)
+            {
+                continue;
+            }
+            out.push(record);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// Typing indicators go to the other side only and are never stored.
@@ -593,7 +808,7 @@ impl AppState {
             };
             self.record_handle_time(&conversation, Utc::now());
             self.announce_state(&conversation);
-            if conversation.state == ConversationState::Resolved {
+            if self.invites_rating(&conversation).await {
                 self.hub.publish(
                     &Topic::Conversation(conversation.id.clone()),
                     &Event::RatingRequest {
@@ -607,6 +822,45 @@ impl AppState {
         self.dispatch().await?;
         self.announce_queue().await?;
         self.view(conversation).await
+    }
+
+    /// Whether a conversation an agent just ended invites the customer to rate it: only when
+    /// resolved (not left for a follow-up), never twice (one rating per conversation), and not
+    /// when the customer's last message reads negative (an angry customer is not asked).
+    async fn invites_rating(&self, conversation: &Conversation) -> bool {
+        if conversation.state != ConversationState::Resolved || conversation.rating.is_some() {
+            return false;
+        }
+        let transcript = match self.store.messages(&conversation.id, 0, usize::MAX).await {
+            Ok(transcript) => transcript,
+            Err(error) => {
+                // The conversation is resolved already; only the invitation is skipped.
+                tracing::warn!(conversation_id = %conversation.id, %error, "no rating invitation: the transcript could not be read");
+                return false;
+            }
+        };
+        let Some(last) = transcript
+            .iter()
+            .rev()
+            .find(|m| m.author.role == AuthorRole::Customer)
+        else {
+            return true;
+        };
+        // Negative only when the model says so with at least even odds: a three-way argmax
+        // alone reads short goodbyes ("再见", P(negative) 0.39) as negative.
+        const NEGATIVE_AT_LEAST: f32 = 0.5;
+        let text = last.text.clone();
+        let fallback = conversation.customer.locale.language();
+        let bot = std::sync::Arc::clone(&self.bot);
+        let sentiment =
+            tokio::task::spawn_blocking(move || bot.understand(&text, fallback).sentiment).await;
+        match sentiment {
+            Ok(s) => {
+                s.label != models::Sentiment::Negative
+                    || s.probabilities.negative < NEGATIVE_AT_LEAST
+            }
+            Err(_) => false,
+        }
     }
 
     /// The customer leaves. An agent holding the conversation is told and freed.

@@ -1,7 +1,7 @@
 //! Typed settings: defaults, then environment variables.
 //!
 //! `GATEWAY_BIND`, `GATEWAY_DATA_DIR`, `GATEWAY_ADMIN_KEY`, `GATEWAY_REDIS_URL`,
-//! `GATEWAY_REDIS_PREFIX`, `GATEWAY_WEBHOOK_ALLOW_PRIVATE` always work. `GATEWAY_DEMO`
+//! `GATEWAY_REDIS_PREFIX` (and `GATEWAY_REDIS_CLUSTER`), `GATEWAY_WEBHOOK_ALLOW_PRIVATE` always work. `GATEWAY_DEMO`
 //! (`full`, `kb`, `off`) chooses what the first start seeds.
 
 use std::path::PathBuf;
@@ -11,8 +11,14 @@ use std::path::PathBuf;
 pub enum Storage {
     /// One process, a durable local data directory (the default).
     Embedded,
-    /// Several processes on one Redis. Parsed now; served by a later issue.
-    Redis { url: String, prefix: String },
+    /// Several processes on one Redis server or Redis Cluster. `url` is one URL or a
+    /// comma-separated list of cluster nodes; `cluster` (`GATEWAY_REDIS_CLUSTER`) says one URL
+    /// is a cluster node.
+    Redis {
+        url: String,
+        prefix: String,
+        cluster: bool,
+    },
 }
 
 /// What the first start on an empty data directory loads.
@@ -121,7 +127,15 @@ impl Settings {
         s.models_dir = get("GATEWAY_MODELS_DIR").map(PathBuf::from);
         if let Some(url) = get("GATEWAY_REDIS_URL") {
             let prefix = get("GATEWAY_REDIS_PREFIX").unwrap_or_else(|| "gw".into());
-            s.storage = Storage::Redis { url, prefix };
+            let cluster = match get("GATEWAY_REDIS_CLUSTER") {
+                Some(v) => parse_bool("GATEWAY_REDIS_CLUSTER", &v)?,
+                None => false,
+            };
+            s.storage = Storage::Redis {
+                url,
+                prefix,
+                cluster,
+            };
         }
         if let Some(v) = get("GATEWAY_WEBHOOK_ALLOW_PRIVATE") {
             s.webhook_allow_private = parse_bool("GATEWAY_WEBHOOK_ALLOW_PRIVATE", &v)?;
@@ -220,7 +234,8 @@ mod tests {
             s.storage,
             Storage::Redis {
                 url: "redis://127.0.0.1/".into(),
-                prefix: "t1".into()
+                prefix: "t1".into(),
+                cluster: false,
             }
         );
         assert!(s.webhook_allow_private);

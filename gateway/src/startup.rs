@@ -7,7 +7,7 @@ use crate::error;
 use crate::routes;
 use crate::settings::{Settings, Storage};
 use crate::state::AppState;
-use crate::store::{EmbeddedStore, RedisStore, Store};
+use crate::store::{EmbeddedStore, RedisStore, RedisTarget, Store};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
@@ -57,11 +57,16 @@ impl Application {
                     format!("opening the data directory {}", settings.data_dir.display())
                 })?)
             }
-            Storage::Redis { url, prefix } => {
-                let store = RedisStore::connect(url, prefix)
+            Storage::Redis {
+                url,
+                prefix,
+                cluster,
+            } => {
+                let target = RedisTarget::new(url, *cluster);
+                let store = RedisStore::connect_to(&target, prefix)
                     .await
                     .with_context(|| format!("connecting to Redis at {url}"))?;
-                channel = Some((url.clone(), format!("{}events", store.key_base())));
+                channel = Some((target, format!("{}events", store.key_base())));
                 Arc::new(store)
             }
         };
@@ -86,11 +91,12 @@ impl Application {
         // Subscribed before anything is served or seeded, so no other process's event or
         // knowledge-base change after this point is missed.
         let mut background = Background::default();
-        if let Some((url, channel)) = channel {
+        if let Some((target, channel)) = channel {
             let changed = Arc::new(Notify::new());
+            let url = target.nodes.join(",");
             background._bus = Some(
                 Bus::start(BusConfig {
-                    url: url.clone(),
+                    target,
                     channel,
                     hub: Arc::clone(&state.hub),
                     knowledge_base_changed: Arc::clone(&changed),

@@ -1,16 +1,24 @@
 //! The application state every handler shares.
 
+use crate::domain::Author;
 use crate::hub::Hub;
 use crate::settings::Settings;
 use crate::store::Store;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// How many stripes the per-conversation locks have. Turns of one conversation run one at a
 /// time (the bot must see a consistent transcript); different conversations rarely share a
 /// stripe.
 const CONVERSATION_LOCK_STRIPES: usize = 256;
+/// How many customer tokens and conversation authors each process remembers. Both never
+/// change once made, so a remembered one is never stale; the least recently used go first.
+const IDENTITY_CACHE_SIZE: NonZeroUsize = match NonZeroUsize::new(100_000) {
+    Some(size) => size,
+    None => NonZeroUsize::MIN,
+};
 
 pub struct AppState {
     pub settings: Settings,
@@ -29,6 +37,20 @@ pub struct AppState {
     pub handle_times: Mutex<VecDeque<f64>>,
     /// The queue place and ETA last pushed to each waiting customer, so only changes are sent.
     pub announced: Mutex<HashMap<String, (usize, u64)>>,
+    /// Customer token hash → the conversation it opens (customer tokens are never revoked),
+    /// so a customer's request costs no store read to authenticate.
+    pub customer_tokens: Mutex<lru::LruCache<String, String>>,
+    /// Conversation id → its customer as a message author (fixed when the conversation
+    /// starts), so storing a customer's message needs no read first.
+    pub customer_authors: Mutex<lru::LruCache<String, Author>>,
+}
+
+/// Locks a mutex; a panic elsewhere while it was held leaves data that is still usable here
+/// (caches and counters), so poisoning is ignored.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl AppState {
@@ -47,6 +69,8 @@ impl AppState {
             metrics: crate::metrics::Metrics::default(),
             handle_times: Mutex::new(VecDeque::new()),
             announced: Mutex::new(HashMap::new()),
+            customer_tokens: Mutex::new(lru::LruCache::new(IDENTITY_CACHE_SIZE)),
+            customer_authors: Mutex::new(lru::LruCache::new(IDENTITY_CACHE_SIZE)),
         }
     }
 

@@ -36,8 +36,44 @@ fn assert_gap_free(seqs: &[u64], what: &str) -> Result<()> {
 async fn a_customer_on_one_process_and_an_agent_on_another_talk_normally() -> Result<()> {
     let redis = shared_redis_url();
     let prefix = unique_prefix("talk");
-    let a = Gateway::start("a", &redis, &prefix).await?;
-    let b = Gateway::start("b", &redis, &prefix).await?;
+    talk(&redis, &prefix).await?;
+    delete_keys(&redis, &prefix).await
+}
+
+/// The same code runs on a Redis Cluster: every key of a shop carries the shop's hash tag, so
+/// each script's keys are in one slot, wherever that slot lives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_a_redis_cluster_processes_talk_and_handoffs_fill_the_seats_once_each() -> Result<()> {
+    let cluster = RedisCluster::start(3).await?;
+    talk(&cluster.url(), &unique_prefix("cluster-talk")).await?;
+    fill_the_seats(&cluster.url(), &unique_prefix("cluster-seats"), 300, 10, 5).await
+}
+
+/// The budget is five Redis commands per bot turn. The gateway sends three: one
+/// script stores the customer's message and reads the conversation with its recent history,
+/// one stores the bot's answer, one PUBLISH carries both events (plus one token read per
+/// conversation and process). Counted with MONITOR on a server of the test's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bot_turn_costs_at_most_five_redis_commands() -> Result<()> {
+    let redis = RedisServer::start_with("no").await?;
+    let questions: Vec<String> = kb::demo_articles()?
+        .into_iter()
+        .filter(|a| a.locale == "zh-CN" && a.enabled)
+        .map(|a| a.question)
+        .collect();
+    let (per_turn, counted) = commands_per_turn(&redis, &questions, 40, 10).await?;
+    println!("Redis commands per bot turn: {per_turn:.2} {counted:?}");
+    ensure!(
+        per_turn <= 5.0,
+        "{per_turn:.2} Redis commands per bot turn: {counted:?}"
+    );
+    Ok(())
+}
+
+/// A customer on one process and an agent on another: bot answer, handoff, both ways.
+async fn talk(redis: &str, prefix: &str) -> Result<()> {
+    let a = Gateway::start("a", redis, prefix).await?;
+    let b = Gateway::start("b", redis, prefix).await?;
 
     let (_, agent_token) = a.create_agent("王", ALL_SKILLS, 5).await?;
     let mut agent_ws = b.agent_ws(&agent_token).await?;
@@ -87,7 +123,7 @@ async fn a_customer_on_one_process_and_an_agent_on_another_talk_normally() -> Re
         to_agent.last().map(|m| &m["text"]),
         Some(&json!("好的，谢谢"))
     );
-    delete_keys(&redis, &prefix).await
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -129,31 +165,42 @@ async fn a_knowledge_base_change_on_one_process_is_searchable_on_the_other() -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_handoffs_fill_exactly_the_150_seats_once_each() -> Result<()> {
-    const CONVERSATIONS: usize = 1_000;
-    const AGENTS: usize = 30;
-    const SEATS: u32 = 5;
     let redis = shared_redis_url();
     let prefix = unique_prefix("seats");
-    let gateways = vec![
-        Gateway::start("a", &redis, &prefix).await?,
-        Gateway::start("b", &redis, &prefix).await?,
-        Gateway::start("c", &redis, &prefix).await?,
+    fill_the_seats(&redis, &prefix, 1_000, 30, 5).await?;
+    delete_keys(&redis, &prefix).await
+}
+
+/// `conversations` concurrent handoffs over three processes against `agents` agents of
+/// `seats` seats: every seat is filled once, no conversation twice, every socket told.
+async fn fill_the_seats(
+    redis: &str,
+    prefix: &str,
+    conversations: usize,
+    agents: usize,
+    seats: u32,
+) -> Result<()> {
+    let (conversation_count, agent_count) = (conversations, agents);
+    let gateways = [
+        Gateway::start("a", redis, prefix).await?,
+        Gateway::start("b", redis, prefix).await?,
+        Gateway::start("c", redis, prefix).await?,
     ];
     let at = |i: usize| &gateways[i % gateways.len()];
 
     // 30 agents of 5 seats, their sockets and presence spread over the processes.
     let mut agents = Vec::new();
     let mut sockets = Vec::new();
-    for i in 0..AGENTS {
+    for i in 0..agent_count {
         let (id, token) = at(0)
-            .create_agent(&format!("agent{i}"), ALL_SKILLS, SEATS)
+            .create_agent(&format!("agent{i}"), ALL_SKILLS, seats)
             .await?;
         sockets.push(at(i).agent_ws(&token).await?);
         at(i + 1).set_presence(&token, "online").await?;
         agents.push(id);
     }
 
-    let started: Vec<(String, String)> = futures_util::stream::iter(0..CONVERSATIONS)
+    let started: Vec<(String, String)> = futures_util::stream::iter(0..conversation_count)
         .map(|i| at(i).start_conversation("zh-CN"))
         .buffered(50)
         .collect::<Vec<_>>()
@@ -213,15 +260,15 @@ async fn a_thousand_concurrent_handoffs_fill_exactly_the_150_seats_once_each() -
         );
     }
     let assigned: usize = by_agent.values().map(Vec::len).sum();
-    assert_eq!(assigned, AGENTS * SEATS as usize);
-    assert_eq!(queued, CONVERSATIONS - assigned);
-    assert_eq!(by_agent.len(), AGENTS);
-    assert!(by_agent.values().all(|held| held.len() == SEATS as usize));
+    assert_eq!(assigned, agent_count * seats as usize);
+    assert_eq!(queued, conversation_count - assigned);
+    assert_eq!(by_agent.len(), agent_count);
+    assert!(by_agent.values().all(|held| held.len() == seats as usize));
 
     // Every agent's socket, wherever it is, was told of exactly the conversations it holds.
     for (i, socket) in sockets.iter_mut().enumerate() {
         let mut told = BTreeSet::new();
-        while told.len() < SEATS as usize {
+        while told.len() < seats as usize {
             let event = socket.next_of("assigned").await?;
             ensure!(
                 told.insert(str_at(&event, "/conversation_id")?),
@@ -231,8 +278,7 @@ async fn a_thousand_concurrent_handoffs_fill_exactly_the_150_seats_once_each() -
         let held: BTreeSet<String> = by_agent[&agents[i]].iter().cloned().collect();
         assert_eq!(told, held, "agent {i}");
     }
-    drop(gateways);
-    delete_keys(&redis, &prefix).await
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -15,7 +15,9 @@ use gateway::domain::{
     PageContext, Rating, RatingReason, RatingValue, RoutingEvent, RoutingRecord, StoredContext,
     TokenOwner,
 };
-use gateway::store::{Appended, Claim, EmbeddedStore, QueueEntry, RedisStore, Store};
+use gateway::store::{Appended, Claim, CustomerTurn, EmbeddedStore, QueueEntry, RedisStore, Store};
+
+mod support;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
@@ -115,7 +117,32 @@ macro_rules! behaviours {
                 }
             )+
         }
+
+        /// Every behaviour with its name, for the Redis Cluster run.
+        fn every_behaviour() -> Vec<(&'static str, Behaviour)> {
+            vec![$((stringify!($name), |store: Shared| -> Run { Box::pin($name(store)) })),+]
+        }
     };
+}
+
+type Run = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>;
+type Behaviour = fn(Shared) -> Run;
+
+/// Every behaviour once more on a Redis Cluster of three nodes started by the test: the
+/// scripts' keys share the shop's hash tag, so each script runs in one slot, and the client
+/// follows the slot map. One cluster for all of them (starting one takes a few seconds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_behaviour_holds_on_a_redis_cluster() -> anyhow::Result<()> {
+    use anyhow::Context;
+    let cluster = support::RedisCluster::start(3).await?;
+    for (name, behaviour) in every_behaviour() {
+        let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+        let store = RedisStore::connect(&cluster.url(), &prefix).await?;
+        behaviour(Arc::new(store))
+            .await
+            .with_context(|| format!("{name} on the Redis Cluster"))?;
+    }
+    Ok(())
 }
 
 behaviours!(
@@ -127,6 +154,9 @@ behaviours!(
     append_message_with_a_seen_client_message_id_returns_the_original,
     fifty_concurrent_appends_to_one_conversation_take_seqs_one_to_fifty,
     concurrent_retries_of_one_client_message_id_store_one_message,
+    customer_turn_appends_and_returns_the_conversation_with_its_recent_history,
+    customer_turn_with_a_seen_client_message_id_returns_the_original_and_its_replies,
+    customer_turn_stores_nothing_in_a_closed_or_unknown_conversation,
     messages_are_paged_after_a_seq_with_a_limit,
     messages_keep_their_author_client_id_and_bot_meta,
     note_repeat_counts_up_and_leaves_the_rest_of_the_conversation,
@@ -156,6 +186,7 @@ behaviours!(
     finish_ends_a_conversation_still_with_the_bot,
     finish_does_nothing_to_an_ended_or_unknown_conversation,
     gaps_are_listed_newest_first_up_to_the_limit,
+    logs_keep_the_newest_records_up_to_their_cap_each,
     articles_are_stored_listed_and_deleted,
     write_articles_without_replace_adds_and_updates,
     write_articles_with_replace_deletes_every_other_article,
@@ -522,6 +553,99 @@ async fn append_message_numbers_each_conversation_from_one_without_gaps(
         .map(|m| m.id)
         .collect();
     assert_eq!(ids.len(), 5, "every message has its own id");
+    Ok(())
+}
+
+async fn customer_turn_appends_and_returns_the_conversation_with_its_recent_history(
+    store: Shared,
+) -> anyhow::Result<()> {
+    let stored = conversation("c1");
+    store.put_conversation(&stored).await?;
+    let CustomerTurn::Appended {
+        conversation: seen,
+        message,
+        earlier,
+    } = store
+        .customer_turn("c1", customer_message("first", Some("cm-1")), 3)
+        .await?
+    else {
+        anyhow::bail!("the first message was not appended");
+    };
+    assert_eq!(*seen, stored);
+    assert_eq!(message.seq, 1);
+    assert!(earlier.is_empty());
+    for i in 2..=5 {
+        store
+            .append_message("c1", bot_message(&format!("reply {i}")))
+            .await?;
+    }
+    let CustomerTurn::Appended {
+        message, earlier, ..
+    } = store
+        .customer_turn("c1", customer_message("sixth", Some("cm-6")), 3)
+        .await?
+    else {
+        anyhow::bail!("the sixth message was not appended");
+    };
+    assert_eq!(message.seq, 6);
+    assert_eq!(message.text, "sixth");
+    assert_eq!(seqs(&earlier), [3, 4, 5], "the last three, oldest first");
+    assert_eq!(store.messages("c1", 0, 10).await?.last(), Some(&message));
+    Ok(())
+}
+
+async fn customer_turn_with_a_seen_client_message_id_returns_the_original_and_its_replies(
+    store: Shared,
+) -> anyhow::Result<()> {
+    store.put_conversation(&conversation("c1")).await?;
+    store
+        .customer_turn("c1", customer_message("hello", Some("cm-1")), 10)
+        .await?;
+    let reply = store.append_message("c1", bot_message("hi")).await?.message;
+    let retry = store
+        .customer_turn("c1", customer_message("hello, edited", Some("cm-1")), 10)
+        .await?;
+    let CustomerTurn::Repeat {
+        original,
+        following,
+        ..
+    } = retry
+    else {
+        anyhow::bail!("a retry was not recognised: {retry:?}");
+    };
+    assert_eq!((original.seq, original.text.as_str()), (1, "hello"));
+    assert_eq!(following, [reply]);
+    assert_eq!(store.messages("c1", 0, 10).await?.len(), 2, "nothing new");
+    Ok(())
+}
+
+async fn customer_turn_stores_nothing_in_a_closed_or_unknown_conversation(
+    store: Shared,
+) -> anyhow::Result<()> {
+    store.put_conversation(&conversation("c1")).await?;
+    store
+        .customer_turn("c1", customer_message("before", Some("cm-1")), 10)
+        .await?;
+    store
+        .put_conversation(&conversation_in("c1", ConversationState::Closed))
+        .await?;
+    let closed = store
+        .customer_turn("c1", customer_message("after", Some("cm-2")), 10)
+        .await?;
+    assert!(matches!(closed, CustomerTurn::Closed(c) if c.state == ConversationState::Closed));
+    let retry = store
+        .customer_turn("c1", customer_message("before", Some("cm-1")), 10)
+        .await?;
+    assert!(
+        matches!(&retry, CustomerTurn::Repeat { original, .. } if original.seq == 1),
+        "a retry of a message stored before the close is still answered: {retry:?}"
+    );
+    assert_eq!(seqs(&store.messages("c1", 0, 10).await?), [1]);
+    let unknown = store
+        .customer_turn("nope", customer_message("hello", Some("cm-1")), 10)
+        .await?;
+    assert_eq!(unknown, CustomerTurn::Missing);
+    assert!(store.messages("nope", 0, 10).await?.is_empty());
     Ok(())
 }
 
@@ -1446,6 +1570,23 @@ async fn gaps_are_listed_newest_first_up_to_the_limit(store: Shared) -> anyhow::
     assert_eq!(store.gaps(100).await?, newest_first);
     assert_eq!(store.gaps(usize::MAX).await?, newest_first);
     assert!(store.gaps(0).await?.is_empty());
+    Ok(())
+}
+
+async fn logs_keep_the_newest_records_up_to_their_cap_each(store: Shared) -> anyhow::Result<()> {
+    for i in 0..5 {
+        store.push_log("a", &format!("{{\"n\":{i}}}"), 3).await?;
+    }
+    store.push_log("b", "{\"other\":true}", 3).await?;
+    assert_eq!(
+        store.read_log("a", 10).await?,
+        [r#"{"n":4}"#, r#"{"n":3}"#, r#"{"n":2}"#],
+        "newest first, capped"
+    );
+    assert_eq!(store.read_log("a", 2).await?, [r#"{"n":4}"#, r#"{"n":3}"#]);
+    assert_eq!(store.read_log("b", 10).await?, [r#"{"other":true}"#]);
+    assert!(store.read_log("a", 0).await?.is_empty());
+    assert!(store.read_log("none", 10).await?.is_empty());
     Ok(())
 }
 

@@ -6,6 +6,8 @@ mod backend {
     pub const REDIS: bool = true;
 }
 
+#[path = "api/customers.rs"]
+mod customers;
 #[path = "api/durability.rs"]
 mod durability;
 #[path = "api/errors.rs"]
@@ -18,6 +20,10 @@ mod journey;
 mod knowledge_base;
 #[path = "api/ops.rs"]
 mod ops;
+#[path = "api/quality.rs"]
+mod quality;
+#[path = "api/rating.rs"]
+mod rating;
 #[path = "api/routing.rs"]
 mod routing;
 #[path = "api/routing_policy.rs"]

@@ -93,20 +93,42 @@ pub async fn get(
 #[derive(Deserialize)]
 pub struct MessageIn {
     text: MessageText,
-    client_message_id: ClientMessageId,
+    /// Required to send; a draft checked with `check_only` needs none.
+    client_message_id: Option<ClientMessageId>,
 }
 
 /// A customer's message, or the reply of the agent holding the conversation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostQuery {
+    /// Lint an agent's draft with quality inspection; nothing is stored or sent.
+    #[serde(default)]
+    check_only: bool,
+}
+
 pub async fn post_message(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
+    query: web::Query<PostQuery>,
     body: web::Json<MessageIn>,
 ) -> Result<HttpResponse, ApiError> {
     let MessageIn {
         text,
         client_message_id,
     } = body.into_inner();
+    if query.check_only {
+        let Principal::Agent { agent_id, .. } = &principal else {
+            return Err(ApiError::Forbidden(
+                "only the agent holding the conversation may check a draft",
+            ));
+        };
+        let warnings = state.check_agent_draft(agent_id, &id, &text).await?;
+        return Ok(HttpResponse::Ok().json(json!({"warnings": warnings})));
+    }
+    let client_message_id = client_message_id.ok_or_else(|| {
+        ApiError::Invalid("missing field `client_message_id`: every message needs one".into())
+    })?;
     let posted = match &principal {
         Principal::Customer { .. } => {
             state.require_customer(&principal, &id)?;

@@ -2,9 +2,11 @@
 
 mod agents;
 mod conversations;
+mod customers;
 mod kb;
 mod nlu;
 mod ops;
+mod qa;
 mod ws;
 
 use crate::error::ApiError;
@@ -79,7 +81,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/kb/import", web::post().to(kb::import))
                 .route("/kb/export", web::get().to(kb::export))
                 .route("/kb/gaps", web::get().to(kb::gaps))
-                .route("/nlu/analyze", web::post().to(nlu::analyze)),
+                .route("/nlu/analyze", web::post().to(nlu::analyze))
+                .route("/customers/{id}", web::get().to(customers::get))
+                .route("/customers/{id}/tags", web::put().to(customers::put_tags))
+                .route("/qa/flags", web::get().to(qa::flags))
+                .route("/qa/phrases", web::get().to(qa::phrases))
+                .route("/qa/phrases", web::put().to(qa::replace_phrases)),
         )
         .default_service(web::to(not_found));
 }

@@ -34,6 +34,8 @@ const QUEUE: TableDefinition<&str, &[u8]> = TableDefinition::new("queue");
 const ARTICLES: TableDefinition<&str, &[u8]> = TableDefinition::new("kb_articles");
 /// n (increasing) → gap record.
 const GAPS: TableDefinition<u64, &[u8]> = TableDefinition::new("kb_gaps");
+/// (log name, n increasing) → JSON record.
+const LOGS: TableDefinition<(&str, u64), &str> = TableDefinition::new("logs");
 
 /// How long opening waits for a previous owner of the file (a server that is stopping in the
 /// same process, as in restart tests) to let go of its lock.
@@ -99,6 +101,7 @@ impl EmbeddedStore {
         txn.open_table(QUEUE)?;
         txn.open_table(ARTICLES)?;
         txn.open_table(GAPS)?;
+        txn.open_table(LOGS)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -674,6 +677,53 @@ impl Store for EmbeddedStore {
             for entry in table.iter()?.rev().take(limit) {
                 let (_, v) = entry?;
                 out.push(decode(v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn push_log(&self, log: &str, record: &str, cap: usize) -> Result<(), StoreError> {
+        let (log, record) = (log.to_owned(), record.to_owned());
+        self.run(move |db| {
+            let txn = db.begin_write()?;
+            {
+                let mut table = txn.open_table(LOGS)?;
+                let range = (log.as_str(), 0)..=(log.as_str(), u64::MAX);
+                let next = table
+                    .range(range.clone())?
+                    .next_back()
+                    .transpose()?
+                    .map_or(0, |(k, _)| k.value().1 + 1);
+                table.insert((log.as_str(), next), record.as_str())?;
+                let oldest_kept = (next + 1).saturating_sub(cap as u64);
+                let dropped: Vec<u64> = table
+                    .range((log.as_str(), 0)..(log.as_str(), oldest_kept))?
+                    .map(|entry| entry.map(|(k, _)| k.value().1))
+                    .collect::<Result<_, _>>()?;
+                for n in dropped {
+                    table.remove((log.as_str(), n))?;
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn read_log(&self, log: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let log = log.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(LOGS)?;
+            let mut out = Vec::new();
+            for entry in table
+                .range((log.as_str(), 0)..=(log.as_str(), u64::MAX))?
+                .rev()
+                .take(limit)
+            {
+                let (_, v) = entry?;
+                out.push(v.value().to_owned());
             }
             Ok(out)
         })

@@ -11,7 +11,7 @@ mod embedded;
 mod redis;
 
 pub use embedded::EmbeddedStore;
-pub use redis::RedisStore;
+pub use redis::{Connection, RedisStore, RedisTarget, Timeouts};
 
 use crate::domain::{
     Agent, AgentPatch, Conversation, ConversationState, GapRecord, Message, NewMessage,
@@ -40,6 +40,29 @@ pub struct Appended {
     pub message: Message,
     /// False when the `client_message_id` was seen before and `message` is the original.
     pub created: bool,
+}
+
+/// What [`Store::customer_turn`] found and did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CustomerTurn {
+    /// No such conversation: nothing stored.
+    Missing,
+    /// The conversation was closed and the message is new: nothing stored.
+    Closed(Box<Conversation>),
+    /// The `client_message_id` was seen before: `original` is the stored message and
+    /// `following` what came after it (at most the history asked for), oldest first.
+    Repeat {
+        conversation: Box<Conversation>,
+        original: Message,
+        following: Vec<Message>,
+    },
+    /// The message was appended with the next `seq`; `earlier` holds the messages before it
+    /// (at most the history asked for), oldest first.
+    Appended {
+        conversation: Box<Conversation>,
+        message: Message,
+        earlier: Vec<Message>,
+    },
 }
 
 /// A conversation waiting in the queue.
@@ -75,6 +98,64 @@ pub trait Store: Send + Sync + 'static {
         conversation_id: &str,
         message: NewMessage,
     ) -> Result<Appended, StoreError>;
+    /// A customer's message in one step, with what the bot's turn needs to read: the
+    /// conversation and the last `history` messages before it. A repeated
+    /// `client_message_id` finds the original (even in a closed conversation); a new message
+    /// to a closed conversation is not stored.
+    ///
+    /// The default reads and appends in separate steps, which is enough when one process
+    /// owns the store (the gateway holds the conversation's lock around the turn); the Redis
+    /// store does it in one script, one round trip.
+    async fn customer_turn(
+        &self,
+        conversation_id: &str,
+        message: NewMessage,
+        history: usize,
+    ) -> Result<CustomerTurn, StoreError> {
+        let Some(conversation) = self.get_conversation(conversation_id).await? else {
+            return Ok(CustomerTurn::Missing);
+        };
+        let conversation = Box::new(conversation);
+        if conversation.state == ConversationState::Closed {
+            if let Some(client_id) = &message.client_message_id {
+                let all = self.messages(conversation_id, 0, usize::MAX).await?;
+                if let Some(at) = all
+                    .iter()
+                    .position(|m| m.client_message_id.as_ref() == Some(client_id))
+                {
+                    let original = all[at].clone();
+                    let following = all.into_iter().skip(at + 1).take(history).collect();
+                    return Ok(CustomerTurn::Repeat {
+                        conversation,
+                        original,
+                        following,
+                    });
+                }
+            }
+            return Ok(CustomerTurn::Closed(conversation));
+        }
+        let appended = self.append_message(conversation_id, message).await?;
+        let seq = appended.message.seq;
+        if !appended.created {
+            let following = self.messages(conversation_id, seq, history).await?;
+            return Ok(CustomerTurn::Repeat {
+                conversation,
+                original: appended.message,
+                following,
+            });
+        }
+        // Seqs have no gaps, so the `history` messages before `seq` start right after this.
+        let start = seq.saturating_sub(1).saturating_sub(history as u64);
+        let earlier = self
+            .messages(conversation_id, start, history.min((seq - 1) as usize))
+            .await?;
+        Ok(CustomerTurn::Appended {
+            conversation,
+            message: appended.message,
+            earlier,
+        })
+    }
+
     /// Messages with `seq > after_seq`, oldest first, at most `limit`.
     async fn messages(
         &self,
@@ -164,6 +245,12 @@ pub trait Store: Send + Sync + 'static {
     async fn push_gap(&self, gap: &GapRecord) -> Result<(), StoreError>;
     /// The newest `limit` gap records, newest first.
     async fn gaps(&self, limit: usize) -> Result<Vec<GapRecord>, StoreError>;
+
+    /// Appends a JSON record to the named log (`qa_flags`, ...); only the newest `cap` are
+    /// kept.
+    async fn push_log(&self, log: &str, record: &str, cap: usize) -> Result<(), StoreError>;
+    /// The newest `limit` records of the named log, newest first.
+    async fn read_log(&self, log: &str, limit: usize) -> Result<Vec<String>, StoreError>;
 
     async fn put_article(&self, article: &kb::Article) -> Result<(), StoreError>;
     async fn get_article(&self, id: &str) -> Result<Option<kb::Article>, StoreError>;

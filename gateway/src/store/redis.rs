@@ -23,6 +23,7 @@
 //! | `P:{shop}:queue:ranks`       | hash       | conversation id → its rank in `queue:order`   |
 //! | `P:{shop}:gaps`              | list       | [`GapRecord`] JSON, newest first, capped      |
 //! | `P:{shop}:articles`          | hash       | article id → [`kb::Article`] JSON             |
+//! | `P:{shop}:log:{name}`        | list       | JSON records, newest first, capped            |
 //!
 //! A queue rank is 16 hex digits and the conversation id: the router's rank (the handoff time
 //! less the fixed part of the priority score, milliseconds, ascending), order-preserving and
@@ -43,15 +44,17 @@
 //! server's persistence setting (`appendonly yes` with `appendfsync always` for the embedded
 //! store's guarantee).
 
-use super::{Appended, Claim, QueueEntry, Store, StoreError};
+use super::{Appended, Claim, CustomerTurn, QueueEntry, Store, StoreError};
 use crate::domain::{
     Agent, AgentPatch, Conversation, ConversationState, GapRecord, Message, NewMessage,
     RoutingRecord, StoredContext, TokenOwner,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, FromRedisValue, Script};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, Script, Value};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::Arc;
@@ -96,9 +99,125 @@ fn queue_rank(entry: &QueueEntry) -> String {
     format!("{rank:016x}{}", entry.conversation_id)
 }
 
+/// Where Redis is: one server, or seed nodes of a Redis Cluster (the client finds the rest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisTarget {
+    pub nodes: Vec<String>,
+    pub cluster: bool,
+}
+
+impl RedisTarget {
+    /// `url` is one URL or a comma-separated list of a cluster's nodes; a list always means a
+    /// cluster, and `cluster` says that one URL is a cluster node too.
+    pub fn new(url: &str, cluster: bool) -> Self {
+        let nodes: Vec<String> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Self {
+            cluster: cluster || nodes.len() > 1,
+            nodes,
+        }
+    }
+}
+
+/// How long connecting and answering may take, and how a lost connection is retried.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub response: Duration,
+    pub retries: usize,
+    pub max_delay: Duration,
+}
+
+/// A connection to a server (a manager that reconnects by itself) or to a Redis Cluster (one
+/// that follows the slot map, redirections included, and reconnects by itself). Cloning
+/// shares it.
+#[derive(Clone)]
+pub enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl Connection {
+    pub async fn open(target: &RedisTarget, timeouts: Timeouts) -> redis::RedisResult<Self> {
+        if target.cluster {
+            let client = ClusterClientBuilder::new(target.nodes.clone())
+                .connection_timeout(timeouts.connect)
+                .response_timeout(timeouts.response)
+                .retries(u32::try_from(timeouts.retries).unwrap_or(u32::MAX))
+                .max_retry_wait(u64::try_from(timeouts.max_delay.as_millis()).unwrap_or(u64::MAX))
+                .build()?;
+            return Ok(Self::Cluster(client.get_async_connection().await?));
+        }
+        let url = target.nodes.first().map(String::as_str).unwrap_or_default();
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeouts.connect))
+            .set_response_timeout(Some(timeouts.response))
+            .set_number_of_retries(timeouts.retries)
+            .set_max_delay(timeouts.max_delay);
+        let manager = ConnectionManager::new_with_config(redis::Client::open(url)?, config).await?;
+        Ok(Self::Single(manager))
+    }
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// A new message as the append scripts take it: its `client_message_id`, and its JSON without
+/// `seq` (the script numbers the message and puts `seq` first).
+fn unnumbered(
+    conversation_id: &str,
+    message: NewMessage,
+) -> Result<(Option<String>, String), StoreError> {
+    let stored = Message {
+        id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+        conversation_id: conversation_id.to_owned(),
+        seq: 0,
+        author: message.author,
+        text: message.text,
+        created_at: Utc::now(),
+        client_message_id: message.client_message_id,
+        bot: message.bot,
+    };
+    let mut body = serde_json::to_value(&stored)?;
+    if let Some(fields) = body.as_object_mut() {
+        fields.remove("seq");
+    }
+    Ok((stored.client_message_id, serde_json::to_string(&body)?))
+}
+
 /// The scripts, each prepared once (its SHA-1 computed) and sent with EVALSHA.
 struct Scripts {
     append_message: Script,
+    customer_turn: Script,
     note_repeat: Script,
     enqueue: Script,
     queue: Script,
@@ -116,6 +235,7 @@ impl Scripts {
         let with_prelude = |body: &str| Script::new(&format!("{JSON_PRELUDE}\n{body}"));
         Self {
             append_message: Script::new(include_str!("scripts/append_message.lua")),
+            customer_turn: Script::new(include_str!("scripts/customer_turn.lua")),
             note_repeat: with_prelude(include_str!("scripts/note_repeat.lua")),
             enqueue: with_prelude(include_str!("scripts/enqueue.lua")),
             queue: Script::new(include_str!("scripts/queue.lua")),
@@ -133,7 +253,7 @@ impl Scripts {
 /// The Redis store. Cloning shares the connection, which reconnects by itself.
 #[derive(Clone)]
 pub struct RedisStore {
-    connection: ConnectionManager,
+    connection: Connection,
     /// `{prefix}:{shop}:`, the start of every key.
     base: Arc<str>,
     scripts: Arc<Scripts>,
@@ -148,25 +268,34 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Connects to `url` (e.g. `redis://127.0.0.1:6379/`), keeping every key under `prefix`.
+    /// Connects to `url` (e.g. `redis://127.0.0.1:6379/`, or a comma-separated list of a
+    /// Redis Cluster's nodes), keeping every key under `prefix`.
     ///
     /// The prefix must not be empty nor contain `{` or `}`: the shop is the keys' hash tag.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        Self::connect_to(&RedisTarget::new(url, false), prefix).await
+    }
+
+    /// Connects to a server or a cluster, keeping every key under `prefix`.
+    pub async fn connect_to(target: &RedisTarget, prefix: &str) -> Result<Self, StoreError> {
         if prefix.is_empty() || prefix.contains(['{', '}']) {
             return Err(StoreError::Task(format!(
                 "redis key prefix {prefix:?} must be non-empty and free of '{{' and '}}'"
             )));
         }
-        let client = redis::Client::open(url)?;
         // One quick retry, then the call fails (503 with Retry-After): requests must not
         // wait behind the client's long default backoff while Redis is down, nor sleep
         // through a backoff once it is back.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECTION_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_max_delay(RECONNECT_MAX_DELAY);
-        let connection = ConnectionManager::new_with_config(client, config).await?;
+        let connection = Connection::open(
+            target,
+            Timeouts {
+                connect: CONNECTION_TIMEOUT,
+                response: RESPONSE_TIMEOUT,
+                retries: RECONNECT_RETRIES,
+                max_delay: RECONNECT_MAX_DELAY,
+            },
+        )
+        .await?;
         Ok(Self {
             connection,
             base: format!("{prefix}:{{{SHOP}}}:").into(),
@@ -268,23 +397,7 @@ impl Store for RedisStore {
         conversation_id: &str,
         message: NewMessage,
     ) -> Result<Appended, StoreError> {
-        let stored = Message {
-            id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
-            conversation_id: conversation_id.to_owned(),
-            seq: 0,
-            author: message.author,
-            text: message.text,
-            created_at: Utc::now(),
-            client_message_id: message.client_message_id,
-            bot: message.bot,
-        };
-        // The script numbers the message: it gets the JSON without `seq` and puts `seq` first.
-        let mut body = serde_json::to_value(&stored)?;
-        if let Some(fields) = body.as_object_mut() {
-            fields.remove("seq");
-        }
-        let body = serde_json::to_string(&body)?;
-        let client_id = stored.client_message_id.as_deref();
+        let (client_id, body) = unnumbered(conversation_id, message)?;
         let mut connection = self.connection.clone();
         let (created, json): (i64, String) = self
             .scripts
@@ -300,6 +413,50 @@ impl Store for RedisStore {
         Ok(Appended {
             message: decode(&json)?,
             created: created == 1,
+        })
+    }
+
+    async fn customer_turn(
+        &self,
+        conversation_id: &str,
+        message: NewMessage,
+        history: usize,
+    ) -> Result<CustomerTurn, StoreError> {
+        let (client_id, body) = unnumbered(conversation_id, message)?;
+        let mut connection = self.connection.clone();
+        let (code, conversation, message, messages): (i64, String, String, Vec<String>) = self
+            .scripts
+            .customer_turn
+            .key(self.id_key("conv", conversation_id))
+            .key(self.id_key("seq", conversation_id))
+            .key(self.id_key("msgs", conversation_id))
+            .key(self.id_key("cmid", conversation_id))
+            .arg(if client_id.is_some() { "1" } else { "0" })
+            .arg(client_id.unwrap_or_default())
+            .arg(body)
+            .arg(history)
+            .invoke_async(&mut connection)
+            .await?;
+        let messages = || -> Result<Vec<Message>, StoreError> {
+            messages.iter().map(|json| decode(json)).collect()
+        };
+        Ok(match code {
+            0 => CustomerTurn::Missing,
+            1 => {
+                let mut earlier = messages()?;
+                earlier.reverse();
+                CustomerTurn::Appended {
+                    conversation: decode(&conversation)?,
+                    message: decode(&message)?,
+                    earlier,
+                }
+            }
+            2 => CustomerTurn::Repeat {
+                conversation: decode(&conversation)?,
+                original: decode(&message)?,
+                following: messages()?,
+            },
+            _ => CustomerTurn::Closed(decode(&conversation)?),
         })
     }
 
@@ -609,6 +766,39 @@ impl Store for RedisStore {
         let stop = i64::try_from(limit - 1).unwrap_or(i64::MAX);
         self.list_json(redis::cmd("LRANGE").arg(self.key("gaps")).arg(0).arg(stop))
             .await
+    }
+
+    async fn push_log(&self, log: &str, record: &str, cap: usize) -> Result<(), StoreError> {
+        let key = self.id_key("log", log);
+        let mut connection = self.connection.clone();
+        redis::pipe()
+            .atomic()
+            .cmd("LPUSH")
+            .arg(&key)
+            .arg(record)
+            .ignore()
+            .cmd("LTRIM")
+            .arg(&key)
+            .arg(0)
+            .arg(cap.saturating_sub(1))
+            .ignore()
+            .query_async::<()>(&mut connection)
+            .await?;
+        Ok(())
+    }
+
+    async fn read_log(&self, log: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let stop = i64::try_from(limit - 1).unwrap_or(i64::MAX);
+        self.query(
+            redis::cmd("LRANGE")
+                .arg(self.id_key("log", log))
+                .arg(0)
+                .arg(stop),
+        )
+        .await
     }
 
     async fn put_article(&self, article: &kb::Article) -> Result<(), StoreError> {

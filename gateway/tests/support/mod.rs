@@ -4,7 +4,7 @@
 
 #![allow(dead_code)] // Each user takes what it needs.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -189,6 +189,123 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A Redis Cluster of the test's own: `n` redis-server primaries (no replicas, nothing on
+/// disk) with the slots spread over them by `redis-cli --cluster create`.
+pub struct RedisCluster {
+    children: Vec<Child>,
+    pub ports: Vec<u16>,
+    dir: tempfile::TempDir,
+}
+
+impl RedisCluster {
+    pub async fn start(n: usize) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut cluster = Self {
+            children: Vec::new(),
+            ports: Vec::new(),
+            dir,
+        };
+        for _ in 0..n {
+            // A node also listens on its port + 10000 (the cluster bus).
+            let port = loop {
+                let port = free_port()?;
+                if port < 55_000
+                    && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok()
+                {
+                    break port;
+                }
+            };
+            let log = std::fs::File::create(cluster.dir.path().join(format!("redis-{port}.log")))?;
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string()])
+                .args(["--bind", "127.0.0.1"])
+                .args(["--cluster-enabled", "yes"])
+                .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
+                .args(["--appendonly", "no", "--save", ""])
+                .arg("--dir")
+                .arg(cluster.dir.path())
+                .stdout(Stdio::from(log.try_clone()?))
+                .stderr(Stdio::from(log))
+                .spawn()
+                .context("starting redis-server (is it installed?)")?;
+            cluster.children.push(child);
+            cluster.ports.push(port);
+        }
+        for port in &cluster.ports {
+            wait_for_ping(&format!("redis://127.0.0.1:{port}/")).await?;
+        }
+        let created = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")))
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .context("running redis-cli --cluster create")?;
+        ensure!(
+            created.status.success(),
+            "redis-cli --cluster create failed: {}{}",
+            String::from_utf8_lossy(&created.stdout),
+            String::from_utf8_lossy(&created.stderr)
+        );
+        // Every node must agree the cluster is up before clients use it.
+        let started = Instant::now();
+        for port in &cluster.ports {
+            loop {
+                let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
+                let mut connection = client.get_multiplexed_async_connection().await?;
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query_async(&mut connection)
+                    .await?;
+                if info.contains("cluster_state:ok") {
+                    break;
+                }
+                if started.elapsed() > Duration::from_secs(30) {
+                    bail!("the cluster did not come up: {info}");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Ok(cluster)
+    }
+
+    /// Every node, as `GATEWAY_REDIS_URL` takes a cluster.
+    pub fn url(&self) -> String {
+        self.ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}/"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for child in self.children.drain(..) {
+            kill(&mut Some(child));
+        }
+    }
+}
+
+async fn wait_for_ping(url: &str) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let pong: Result<String> = async {
+            let client = redis::Client::open(url)?;
+            let mut connection = client.get_multiplexed_async_connection().await?;
+            Ok(redis::cmd("PING").query_async(&mut connection).await?)
+        }
+        .await;
+        if pong.is_ok() {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            bail!("redis-server at {url} did not answer");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -520,4 +637,77 @@ pub fn demo_question(category: &str, locale: &str) -> Result<String> {
 /// The `seq` of each message, in the order given.
 pub fn seqs(messages: &[Value]) -> Vec<u64> {
     messages.iter().filter_map(|m| m["seq"].as_u64()).collect()
+}
+
+/// Client commands (what the gateway sends, not what its Lua scripts run inside Redis) per
+/// bot turn, counted with MONITOR over `turns` sequential turns through one process.
+/// `per_conversation` questions are asked in each conversation (keep it under the message
+/// rate limit). Returns the commands per turn and the count of each command.
+pub async fn commands_per_turn(
+    redis: &RedisServer,
+    questions: &[String],
+    turns: usize,
+    per_conversation: usize,
+) -> Result<(f64, std::collections::BTreeMap<String, usize>)> {
+    let prefix = unique_prefix("monitor");
+    let gateway = Gateway::start("m", &redis.url(), &prefix).await?;
+    let mut conversations = Vec::new();
+    for _ in 0..turns.div_ceil(per_conversation) {
+        conversations.push(gateway.start_conversation("zh-CN").await?);
+    }
+    let client = redis::Client::open(redis.url())?;
+    let mut monitor = client
+        .get_async_monitor()
+        .await?
+        .into_on_message::<String>();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let collected = std::sync::Arc::clone(&lines);
+    let collector = tokio::spawn(async move {
+        while let Some(line) = futures_util::StreamExt::next(&mut monitor).await {
+            collected.lock().map(|mut l| l.push(line)).ok();
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let start_marker = format!("bench-start-{prefix}");
+    redis.command(&["ECHO", &start_marker]).await?;
+    let mut bot_turns = 0;
+    for n in 0..turns {
+        let (id, token) = &conversations[n / per_conversation];
+        let res = gateway
+            .send(id, token, &questions[n % questions.len()], &client_id())
+            .await?;
+        let body: Value = res.json().await?;
+        bot_turns += body["replies"].as_array().map_or(0, Vec::len);
+    }
+    // Let the last publishes land.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let end_marker = format!("bench-end-{prefix}");
+    redis.command(&["ECHO", &end_marker]).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    collector.abort();
+    let lines = lines.lock().map(|l| l.clone()).unwrap_or_default();
+    let mut counted = std::collections::BTreeMap::<String, usize>::new();
+    let mut inside = false;
+    for line in &lines {
+        if line.contains(&start_marker) {
+            inside = true;
+            continue;
+        }
+        if line.contains(&end_marker) {
+            break;
+        }
+        // Commands a script runs show as `[0 lua]`; the gateway's own as `[0 ip:port]`.
+        if !inside || line.contains(" lua]") {
+            continue;
+        }
+        let command = line
+            .split('"')
+            .nth(1)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        *counted.entry(command).or_default() += 1;
+    }
+    let total: usize = counted.values().sum();
+    ensure!(bot_turns > 0, "no bot turn");
+    Ok((total as f64 / bot_turns as f64, counted))
 }

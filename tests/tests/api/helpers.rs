@@ -37,6 +37,7 @@ fn settings(dir: &Path) -> Settings {
             url: std::env::var("GATEWAY_TEST_REDIS_URL")
                 .unwrap_or_else(|_| "redis://127.0.0.1:6379/".into()),
             prefix: format!("test-api-{}-{name}", std::process::id()),
+            cluster: false,
         }
     } else {
         gateway::Storage::Embedded

@@ -8,11 +8,14 @@ mod backend {
     pub const REDIS: bool = false;
 }
 
+mod customers;
 mod durability;
 mod errors;
 mod journey;
 mod knowledge_base;
 mod ops;
+mod quality;
+mod rating;
 mod routing;
 mod routing_policy;
 mod websocket;
