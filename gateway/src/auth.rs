@@ -3,7 +3,7 @@
 //! Tokens are 32 random bytes, hex-encoded, handed out once; the store keeps only their
 //! SHA-256. A WebSocket cannot set headers from a browser, so `?token=` is accepted too.
 
-use crate::domain::{AgentRole, TokenOwner};
+use crate::domain::{AgentRole, ApiKeyRole, TokenOwner};
 use crate::error::ApiError;
 use crate::state::{lock, AppState};
 use actix_web::dev::Payload;
@@ -28,8 +28,21 @@ pub fn hash_token(token: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     Admin,
-    Agent { agent_id: String, role: AgentRole },
-    Customer { conversation_id: String },
+    Agent {
+        agent_id: String,
+        role: AgentRole,
+    },
+    Customer {
+        conversation_id: String,
+    },
+    /// A supervisor-role API key: oversees like a supervisor, holds no seat.
+    Supervisor {
+        key_id: String,
+    },
+    /// An integrator-role API key: reads conversations and the knowledge base.
+    Integrator {
+        key_id: String,
+    },
 }
 
 impl Principal {
@@ -42,6 +55,7 @@ impl Principal {
         matches!(
             self,
             Principal::Admin
+                | Principal::Supervisor { .. }
                 | Principal::Agent {
                     role: AgentRole::Supervisor,
                     ..
@@ -61,6 +75,16 @@ impl Principal {
             Ok(())
         } else {
             Err(ApiError::Forbidden("this needs the admin role"))
+        }
+    }
+
+    /// Anyone but a customer: agents, overseers and integrators read the knowledge base.
+    pub fn require_staff(&self) -> Result<(), ApiError> {
+        match self {
+            Principal::Customer { .. } => Err(ApiError::Forbidden(
+                "this is for the service team and integrators",
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -112,6 +136,21 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
         TokenOwner::Customer { conversation_id } => {
             lock(&state.customer_tokens).put(hash, conversation_id.clone());
             Principal::Customer { conversation_id }
+        }
+        TokenOwner::ApiKey { key_id } => {
+            let key = state
+                .store
+                .get_api_key(&key_id)
+                .await?
+                .ok_or(ApiError::Unauthorized("invalid token"))?;
+            state
+                .check_key_rate(&key_id)
+                .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+            match key.role {
+                ApiKeyRole::Admin => Principal::Admin,
+                ApiKeyRole::Supervisor => Principal::Supervisor { key_id },
+                ApiKeyRole::Integrator => Principal::Integrator { key_id },
+            }
         }
         TokenOwner::Agent { agent_id } => {
             let agent = state

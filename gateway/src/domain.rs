@@ -349,8 +349,39 @@ impl Agent {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TokenOwner {
     Admin,
-    Agent { agent_id: String },
-    Customer { conversation_id: String },
+    Agent {
+        agent_id: String,
+    },
+    Customer {
+        conversation_id: String,
+    },
+    /// An API key; its role is read from the key's record, so a deleted key stops working.
+    ApiKey {
+        key_id: String,
+    },
+}
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKeyRole {
+    /// Everything an admin may do.
+    Admin,
+    /// Oversee conversations and agents, like a supervisor without a seat.
+    Supervisor,
+    /// A shop's own systems: read conversations, transcripts, context and the knowledge base.
+    Integrator,
+}
+
+/// An API key's record; the key itself is shown once and kept only as a hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub role: ApiKeyRole,
+    /// The key's first characters, to tell keys apart in a list.
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
 }
 
 /// What happened in one routing record.

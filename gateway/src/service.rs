@@ -123,7 +123,7 @@ impl AppState {
         conversation: &Conversation,
     ) -> Result<(), ApiError> {
         let allowed = match principal {
-            Principal::Admin => true,
+            Principal::Admin | Principal::Supervisor { .. } | Principal::Integrator { .. } => true,
             Principal::Customer { conversation_id } => conversation_id == &conversation.id,
             Principal::Agent { agent_id, role } => {
                 *role == AgentRole::Supervisor

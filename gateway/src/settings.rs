@@ -42,6 +42,9 @@ pub struct Limits {
     pub message_window_secs: u64,
     /// Open WebSockets per conversation or per agent.
     pub sockets_per_subject: usize,
+    /// Requests one API key may make per [`Limits::message_window_secs`]
+    /// (`GATEWAY_API_KEY_REQUESTS_PER_WINDOW`).
+    pub api_key_requests_per_window: u32,
 }
 
 impl Default for Limits {
@@ -51,6 +54,7 @@ impl Default for Limits {
             messages_per_window: 20,
             message_window_secs: 10,
             sockets_per_subject: 5,
+            api_key_requests_per_window: 1_000,
         }
     }
 }
@@ -171,6 +175,12 @@ impl Settings {
                 &mut s.routing.disconnect_grace_secs,
             ),
         ];
+        if let Some(v) = get("GATEWAY_API_KEY_REQUESTS_PER_WINDOW") {
+            s.limits.api_key_requests_per_window = v.parse().map_err(|_| SettingsError {
+                name: "GATEWAY_API_KEY_REQUESTS_PER_WINDOW",
+                message: format!("{v:?} is not a whole number"),
+            })?;
+        }
         for (name, field) in routing_numbers {
             if let Some(v) = get(name) {
                 *field = v.parse().map_err(|_| SettingsError {

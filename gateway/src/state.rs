@@ -85,6 +85,19 @@ impl AppState {
 
     /// Counts one request against `key`'s fixed window; `Err(seconds)` says how long to wait.
     pub fn check_rate(&self, key: &str) -> Result<(), u64> {
+        self.check_rate_of(key, self.settings.limits.messages_per_window)
+    }
+
+    /// Counts one request of an API key against its window.
+    pub fn check_key_rate(&self, key_id: &str) -> Result<(), u64> {
+        self.check_rate_of(
+            &format!("key:{key_id}"),
+            self.settings.limits.api_key_requests_per_window,
+        )
+    }
+
+    /// Counts one request against `key`'s fixed window of `limit` requests.
+    fn check_rate_of(&self, key: &str, limit: u32) -> Result<(), u64> {
         let limits = &self.settings.limits;
         let window = Duration::from_secs(limits.message_window_secs);
         let now = Instant::now();
@@ -96,7 +109,7 @@ impl AppState {
         if now.duration_since(entry.0) >= window {
             *entry = (now, 0);
         }
-        if entry.1 >= limits.messages_per_window {
+        if entry.1 >= limit {
             let left = window.saturating_sub(now.duration_since(entry.0));
             return Err(left.as_secs().max(1));
         }

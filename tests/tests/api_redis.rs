@@ -6,6 +6,8 @@ mod backend {
     pub const REDIS: bool = true;
 }
 
+#[path = "api/api_keys.rs"]
+mod api_keys;
 #[path = "api/customers.rs"]
 mod customers;
 #[path = "api/durability.rs"]

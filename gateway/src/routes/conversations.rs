@@ -139,9 +139,9 @@ pub async fn post_message(
                 .agent_message(agent_id, &id, text, client_message_id)
                 .await?
         }
-        Principal::Admin => {
+        Principal::Admin | Principal::Supervisor { .. } | Principal::Integrator { .. } => {
             return Err(ApiError::Forbidden(
-                "admins cannot write in conversations; use an agent account",
+                "only the customer and the agent holding it write in a conversation",
             ))
         }
     };

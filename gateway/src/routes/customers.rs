@@ -10,8 +10,8 @@ use serde_json::json;
 /// Agents and overseers see and tag customers; customers and integrators do not.
 fn require_staff(principal: &Principal) -> Result<(), ApiError> {
     match principal {
-        Principal::Admin | Principal::Agent { .. } => Ok(()),
-        Principal::Customer { .. } => Err(ApiError::Forbidden(
+        Principal::Admin | Principal::Agent { .. } | Principal::Supervisor { .. } => Ok(()),
+        Principal::Customer { .. } | Principal::Integrator { .. } => Err(ApiError::Forbidden(
             "customer records are for the service team",
         )),
     }

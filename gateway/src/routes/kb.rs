@@ -28,7 +28,7 @@ pub async fn search(
     principal: Principal,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_overseer()?;
+    principal.require_staff()?;
     let SearchQuery { q, locale, limit } = query.into_inner();
     let q = q.map(|q| q.trim().to_owned()).unwrap_or_default();
     if q.is_empty() {
@@ -62,7 +62,7 @@ pub async fn list(
     principal: Principal,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_overseer()?;
+    principal.require_staff()?;
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let mut items: Vec<kb::Article> = state
         .articles()
@@ -92,7 +92,7 @@ pub async fn get(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_overseer()?;
+    principal.require_staff()?;
     Ok(HttpResponse::Ok().json(state.article(&id).await?))
 }
 

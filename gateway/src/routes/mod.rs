@@ -1,11 +1,13 @@
 //! HTTP routes: each handler parses, makes one call into `service`, and maps the result.
 
 mod agents;
+mod api_keys;
 mod conversations;
 mod customers;
 mod kb;
 mod nlu;
 mod ops;
+mod pages;
 mod qa;
 mod ws;
 
@@ -16,6 +18,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics))
+        .route("/", web::get().to(pages::shop))
+        .route("/widget.js", web::get().to(pages::widget))
+        .route("/console", web::get().to(pages::console))
+        .route("/admin", web::get().to(pages::admin))
+        .route("/assets/{name}", web::get().to(pages::asset))
         .service(
             web::scope("/v1")
                 .route("/conversations", web::post().to(conversations::create))
@@ -84,6 +91,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/nlu/analyze", web::post().to(nlu::analyze))
                 .route("/customers/{id}", web::get().to(customers::get))
                 .route("/customers/{id}/tags", web::put().to(customers::put_tags))
+                .route("/api-keys", web::post().to(api_keys::create))
+                .route("/api-keys", web::get().to(api_keys::list))
+                .route("/api-keys/{id}", web::delete().to(api_keys::delete))
                 .route("/qa/flags", web::get().to(qa::flags))
                 .route("/qa/phrases", web::get().to(qa::phrases))
                 .route("/qa/phrases", web::put().to(qa::replace_phrases)),

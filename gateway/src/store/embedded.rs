@@ -8,7 +8,7 @@
 
 use super::{Appended, Claim, QueueEntry, Store, StoreError};
 use crate::domain::{
-    Agent, AgentPatch, Conversation, ConversationState, GapRecord, Message, NewMessage,
+    Agent, AgentPatch, ApiKey, Conversation, ConversationState, GapRecord, Message, NewMessage,
     RoutingRecord, StoredContext, TokenOwner,
 };
 use async_trait::async_trait;
@@ -36,6 +36,7 @@ const ARTICLES: TableDefinition<&str, &[u8]> = TableDefinition::new("kb_articles
 const GAPS: TableDefinition<u64, &[u8]> = TableDefinition::new("kb_gaps");
 /// (log name, n increasing) → JSON record.
 const LOGS: TableDefinition<(&str, u64), &str> = TableDefinition::new("logs");
+const API_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_keys");
 
 /// How long opening waits for a previous owner of the file (a server that is stopping in the
 /// same process, as in restart tests) to let go of its lock.
@@ -102,6 +103,7 @@ impl EmbeddedStore {
         txn.open_table(ARTICLES)?;
         txn.open_table(GAPS)?;
         txn.open_table(LOGS)?;
+        txn.open_table(API_KEYS)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -681,6 +683,22 @@ impl Store for EmbeddedStore {
             Ok(out)
         })
         .await
+    }
+
+    async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.put_json(API_KEYS, &key.id, key).await
+    }
+
+    async fn get_api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.get_json(API_KEYS, id).await
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.list_json(API_KEYS).await
+    }
+
+    async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError> {
+        self.delete_key(API_KEYS, id).await
     }
 
     async fn push_log(&self, log: &str, record: &str, cap: usize) -> Result<(), StoreError> {

@@ -14,7 +14,7 @@ pub use embedded::EmbeddedStore;
 pub use redis::{Connection, RedisStore, RedisTarget, Timeouts};
 
 use crate::domain::{
-    Agent, AgentPatch, Conversation, ConversationState, GapRecord, Message, NewMessage,
+    Agent, AgentPatch, ApiKey, Conversation, ConversationState, GapRecord, Message, NewMessage,
     RoutingRecord, StoredContext, TokenOwner,
 };
 use async_trait::async_trait;
@@ -245,6 +245,12 @@ pub trait Store: Send + Sync + 'static {
     async fn push_gap(&self, gap: &GapRecord) -> Result<(), StoreError>;
     /// The newest `limit` gap records, newest first.
     async fn gaps(&self, limit: usize) -> Result<Vec<GapRecord>, StoreError>;
+
+    async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    async fn get_api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError>;
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
+    /// True when the key existed.
+    async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError>;
 
     /// Appends a JSON record to the named log (`qa_flags`, ...); only the newest `cap` are
     /// kept.

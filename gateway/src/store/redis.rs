@@ -23,6 +23,7 @@
 //! | `P:{shop}:queue:ranks`       | hash       | conversation id → its rank in `queue:order`   |
 //! | `P:{shop}:gaps`              | list       | [`GapRecord`] JSON, newest first, capped      |
 //! | `P:{shop}:articles`          | hash       | article id → [`kb::Article`] JSON             |
+//! | `P:{shop}:api_keys`          | hash       | key id → [`ApiKey`] JSON                      |
 //! | `P:{shop}:log:{name}`        | list       | JSON records, newest first, capped            |
 //!
 //! A queue rank is 16 hex digits and the conversation id: the router's rank (the handoff time
@@ -46,7 +47,7 @@
 
 use super::{Appended, Claim, CustomerTurn, QueueEntry, Store, StoreError};
 use crate::domain::{
-    Agent, AgentPatch, Conversation, ConversationState, GapRecord, Message, NewMessage,
+    Agent, AgentPatch, ApiKey, Conversation, ConversationState, GapRecord, Message, NewMessage,
     RoutingRecord, StoredContext, TokenOwner,
 };
 use async_trait::async_trait;
@@ -766,6 +767,37 @@ impl Store for RedisStore {
         let stop = i64::try_from(limit - 1).unwrap_or(i64::MAX);
         self.list_json(redis::cmd("LRANGE").arg(self.key("gaps")).arg(0).arg(stop))
             .await
+    }
+
+    async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let json = encode(key)?;
+        self.query(
+            redis::cmd("HSET")
+                .arg(self.key("api_keys"))
+                .arg(&key.id)
+                .arg(json),
+        )
+        .await
+    }
+
+    async fn get_api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.get_json(redis::cmd("HGET").arg(self.key("api_keys")).arg(id))
+            .await
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        let mut keys: Vec<ApiKey> = self
+            .list_json(redis::cmd("HVALS").arg(self.key("api_keys")))
+            .await?;
+        keys.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(keys)
+    }
+
+    async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError> {
+        let removed: u64 = self
+            .query(redis::cmd("HDEL").arg(self.key("api_keys")).arg(id))
+            .await?;
+        Ok(removed > 0)
     }
 
     async fn push_log(&self, log: &str, record: &str, cap: usize) -> Result<(), StoreError> {

@@ -8,6 +8,7 @@ mod backend {
     pub const REDIS: bool = false;
 }
 
+mod api_keys;
 mod customers;
 mod durability;
 mod errors;

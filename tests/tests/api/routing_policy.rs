@@ -173,10 +173,13 @@ async fn an_agent_whose_socket_stays_away_goes_away_and_the_conversation_returns
     );
 
     lost.close().await?;
+    // Losing an agent is two steps (away, then its conversations back to the queue): wait
+    // for both.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let agent = agent_record(&app, &lost_id).await?;
-        if agent["status"] == "away" {
+        let state = app.conversation(&first, &first_token).await?["state"].clone();
+        if agent["status"] == "away" && state == "queued" {
             break;
         }
         if tokio::time::Instant::now() > deadline {
