@@ -45,6 +45,9 @@ pub struct Limits {
     /// Requests one API key may make per [`Limits::message_window_secs`]
     /// (`GATEWAY_API_KEY_REQUESTS_PER_WINDOW`).
     pub api_key_requests_per_window: u32,
+    /// Conversations one client address may start per [`Limits::message_window_secs`]
+    /// (`GATEWAY_CONVERSATIONS_PER_ADDRESS_PER_WINDOW`).
+    pub conversations_per_address_per_window: u32,
 }
 
 impl Default for Limits {
@@ -55,6 +58,7 @@ impl Default for Limits {
             message_window_secs: 10,
             sockets_per_subject: 5,
             api_key_requests_per_window: 1_000,
+            conversations_per_address_per_window: 30,
         }
     }
 }
@@ -68,6 +72,10 @@ pub struct Settings {
     pub admin_key: Option<String>,
     pub storage: Storage,
     pub webhook_allow_private: bool,
+    /// Behind a reverse proxy: take the client address from `Forwarded` / `X-Forwarded-For`
+    /// (`GATEWAY_TRUST_FORWARDED`). Only when every request comes through the proxy: a
+    /// client reaching the gateway directly could name any address.
+    pub trust_forwarded: bool,
     pub demo: DemoSeed,
     pub limits: Limits,
     /// HTTP worker threads; 0 means one per core.
@@ -92,6 +100,7 @@ impl Default for Settings {
             admin_key: None,
             storage: Storage::Embedded,
             webhook_allow_private: false,
+            trust_forwarded: false,
             demo: DemoSeed::Full,
             limits: Limits::default(),
             workers: 0,
@@ -144,6 +153,9 @@ impl Settings {
         if let Some(v) = get("GATEWAY_WEBHOOK_ALLOW_PRIVATE") {
             s.webhook_allow_private = parse_bool("GATEWAY_WEBHOOK_ALLOW_PRIVATE", &v)?;
         }
+        if let Some(v) = get("GATEWAY_TRUST_FORWARDED") {
+            s.trust_forwarded = parse_bool("GATEWAY_TRUST_FORWARDED", &v)?;
+        }
         if let Some(v) = get("GATEWAY_DEMO") {
             s.demo = match v.as_str() {
                 "full" | "on" | "true" => DemoSeed::Full,
@@ -157,7 +169,15 @@ impl Settings {
                 }
             };
         }
-        let routing_numbers: [(&'static str, &mut u32); 7] = [
+        let numbers: [(&'static str, &mut u32); 9] = [
+            (
+                "GATEWAY_API_KEY_REQUESTS_PER_WINDOW",
+                &mut s.limits.api_key_requests_per_window,
+            ),
+            (
+                "GATEWAY_CONVERSATIONS_PER_ADDRESS_PER_WINDOW",
+                &mut s.limits.conversations_per_address_per_window,
+            ),
             ("GATEWAY_SLA_SECS", &mut s.routing.sla_secs),
             ("GATEWAY_VIP_SLA_SECS", &mut s.routing.vip_sla_secs),
             ("GATEWAY_VIP_RELAX_SECS", &mut s.routing.vip_relax_secs),
@@ -175,13 +195,7 @@ impl Settings {
                 &mut s.routing.disconnect_grace_secs,
             ),
         ];
-        if let Some(v) = get("GATEWAY_API_KEY_REQUESTS_PER_WINDOW") {
-            s.limits.api_key_requests_per_window = v.parse().map_err(|_| SettingsError {
-                name: "GATEWAY_API_KEY_REQUESTS_PER_WINDOW",
-                message: format!("{v:?} is not a whole number"),
-            })?;
-        }
-        for (name, field) in routing_numbers {
+        for (name, field) in numbers {
             if let Some(v) = get(name) {
                 *field = v.parse().map_err(|_| SettingsError {
                     name,

@@ -96,6 +96,14 @@ impl AppState {
         )
     }
 
+    /// Counts one new conversation from a client address against its window.
+    pub fn check_conversation_rate(&self, address: &str) -> Result<(), u64> {
+        self.check_rate_of(
+            &format!("new:{address}"),
+            self.settings.limits.conversations_per_address_per_window,
+        )
+    }
+
     /// Counts one request against `key`'s fixed window of `limit` requests.
     fn check_rate_of(&self, key: &str, limit: u32) -> Result<(), u64> {
         let limits = &self.settings.limits;

@@ -31,8 +31,26 @@ pub struct CreateIn {
 
 pub async fn create(
     state: web::Data<AppState>,
+    request: actix_web::HttpRequest,
     body: web::Json<CreateIn>,
 ) -> Result<HttpResponse, ApiError> {
+    // New conversations per client address: the peer's own address, unless the gateway is
+    // told it sits behind a proxy (a header is a claim any direct client could forge).
+    let address = if state.settings.trust_forwarded {
+        request
+            .connection_info()
+            .realip_remote_addr()
+            .map(str::to_owned)
+            .unwrap_or_default()
+    } else {
+        request
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default()
+    };
+    state
+        .check_conversation_rate(&address)
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     let body = body.into_inner();
     for (field, value, max) in [
         ("customer.external_id", &body.customer.external_id, 128),

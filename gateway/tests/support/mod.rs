@@ -340,6 +340,8 @@ impl Gateway {
             .env("GATEWAY_DEMO", "kb")
             // Test agents never accept explicitly; nothing may move while a test counts.
             .env("GATEWAY_ACCEPT_TIMEOUT_SECS", "3600")
+            // Every test customer comes from 127.0.0.1.
+            .env("GATEWAY_CONVERSATIONS_PER_ADDRESS_PER_WINDOW", "1000000")
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::from(log.try_clone()?))

@@ -252,3 +252,35 @@ async fn a_flood_of_messages_is_rate_limited_with_retry_after() -> Result<()> {
     expect_status(app.send(&conv, &token, "你好", "ok-0").await?, 201).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn new_conversations_are_rate_limited_per_client_address() -> Result<()> {
+    let app = spawn_with(tempfile::tempdir()?, |s| {
+        s.limits.conversations_per_address_per_window = 3;
+        s.limits.message_window_secs = 60;
+    })
+    .await?;
+    let (conv, token) = app.start_conversation("zh-CN").await?;
+    app.start_conversation("zh-CN").await?;
+    app.start_conversation("en").await?;
+    let res = app
+        .post(
+            "/v1/conversations",
+            None,
+            &json!({"customer": {"locale": "zh-CN"}}),
+        )
+        .await?;
+    let retry_after = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(
+        retry_after.is_some_and(|s| (1..=60).contains(&s)),
+        "{retry_after:?}"
+    );
+    expect_error(res, 429, "rate_limited").await?;
+    // The customers who got in carry on.
+    app.say(&conv, &token, "你好").await?;
+    Ok(())
+}

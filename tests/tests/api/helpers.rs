@@ -49,6 +49,11 @@ fn settings(dir: &Path) -> Settings {
         demo: DemoSeed::KnowledgeBase,
         workers: 2,
         storage,
+        // Every test customer comes from 127.0.0.1; the test of this limit lowers it.
+        limits: gateway::Limits {
+            conversations_per_address_per_window: 1_000,
+            ..gateway::Limits::default()
+        },
         ..Settings::default()
     }
 }

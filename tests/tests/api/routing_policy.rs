@@ -173,13 +173,17 @@ async fn an_agent_whose_socket_stays_away_goes_away_and_the_conversation_returns
     );
 
     lost.close().await?;
-    // Losing an agent is two steps (away, then its conversations back to the queue): wait
-    // for both.
+    // Losing an agent is several steps (away; its conversations back to the queue; the
+    // routing record): wait for all of them.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let agent = agent_record(&app, &lost_id).await?;
         let state = app.conversation(&first, &first_token).await?["state"].clone();
-        if agent["status"] == "away" && state == "queued" {
+        let last = routing(&app, &first)
+            .await?
+            .last()
+            .map(|r| r["event"].clone());
+        if agent["status"] == "away" && state == "queued" && last == Some(json!("agent_lost")) {
             break;
         }
         if tokio::time::Instant::now() > deadline {
