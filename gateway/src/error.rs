@@ -26,6 +26,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Invalid(String),
+    /// A well-formed request that cannot be processed, with its own code.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     #[error("too many requests; retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
     /// The store cannot be reached now (Redis down or paused); the client should retry.
@@ -36,6 +39,13 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Unprocessable {
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::Conflict {
             code,
@@ -52,6 +62,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Invalid(_) => "invalid_field",
+            ApiError::Unprocessable { code, .. } => code,
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -85,7 +96,9 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid(_) | ApiError::Unprocessable { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -16,6 +16,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod hub;
+pub mod idempotency;
 pub mod import;
 pub mod knowledge;
 pub mod metrics;

@@ -187,6 +187,7 @@ behaviours!(
     finish_does_nothing_to_an_ended_or_unknown_conversation,
     gaps_are_listed_newest_first_up_to_the_limit,
     logs_keep_the_newest_records_up_to_their_cap_each,
+    idempotency_keys_are_claimed_once_completed_and_released,
     articles_are_stored_listed_and_deleted,
     write_articles_without_replace_adds_and_updates,
     write_articles_with_replace_deletes_every_other_article,
@@ -1587,6 +1588,58 @@ async fn logs_keep_the_newest_records_up_to_their_cap_each(store: Shared) -> any
     assert_eq!(store.read_log("b", 10).await?, [r#"{"other":true}"#]);
     assert!(store.read_log("a", 0).await?.is_empty());
     assert!(store.read_log("none", 10).await?.is_empty());
+    Ok(())
+}
+
+async fn idempotency_keys_are_claimed_once_completed_and_released(
+    store: Shared,
+) -> anyhow::Result<()> {
+    use gateway::idempotency::{Claim, StoredResponse};
+    let minute = Duration::seconds(60);
+    assert_eq!(
+        store.claim_idempotency_key("k1", "fp", minute).await?,
+        Claim::Claimed
+    );
+    assert_eq!(
+        store.claim_idempotency_key("k1", "fp", minute).await?,
+        Claim::InFlight {
+            fingerprint: "fp".into()
+        },
+        "a second claim finds the first running"
+    );
+    let done = StoredResponse {
+        fingerprint: "fp".into(),
+        status: 201,
+        body: r#"{"id":"a1"}"#.into(),
+    };
+    store
+        .complete_idempotency_key("k1", &done, Duration::hours(24))
+        .await?;
+    assert_eq!(
+        store.claim_idempotency_key("k1", "other", minute).await?,
+        Claim::Done(done.clone())
+    );
+    // A released claim (the request failed) can be claimed again.
+    assert_eq!(
+        store.claim_idempotency_key("k2", "fp", minute).await?,
+        Claim::Claimed
+    );
+    store.release_idempotency_key("k2").await?;
+    assert_eq!(
+        store.claim_idempotency_key("k2", "fp", minute).await?,
+        Claim::Claimed
+    );
+    // A claim that was never completed lapses.
+    let instant = Duration::milliseconds(1);
+    assert_eq!(
+        store.claim_idempotency_key("k3", "fp", instant).await?,
+        Claim::Claimed
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert_eq!(
+        store.claim_idempotency_key("k3", "fp", minute).await?,
+        Claim::Claimed
+    );
     Ok(())
 }
 

@@ -16,6 +16,8 @@ mod durability;
 mod errors;
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "api/idempotency.rs"]
+mod idempotency;
 #[path = "api/journey.rs"]
 mod journey;
 #[path = "api/knowledge_base.rs"]

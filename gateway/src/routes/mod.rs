@@ -25,6 +25,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/assets/{name}", web::get().to(pages::asset))
         .service(
             web::scope("/v1")
+                .wrap(actix_web::middleware::from_fn(
+                    crate::idempotency::middleware,
+                ))
                 .route("/conversations", web::post().to(conversations::create))
                 .route("/conversations/{id}", web::get().to(conversations::get))
                 .route(

@@ -37,6 +37,8 @@ const GAPS: TableDefinition<u64, &[u8]> = TableDefinition::new("kb_gaps");
 /// (log name, n increasing) → JSON record.
 const LOGS: TableDefinition<(&str, u64), &str> = TableDefinition::new("logs");
 const API_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_keys");
+/// Scoped key hash → (expiry as Unix milliseconds, idempotency record JSON).
+const IDEMPOTENCY: TableDefinition<&str, (i64, &str)> = TableDefinition::new("idempotency");
 
 /// How long opening waits for a previous owner of the file (a server that is stopping in the
 /// same process, as in restart tests) to let go of its lock.
@@ -104,6 +106,7 @@ impl EmbeddedStore {
         txn.open_table(GAPS)?;
         txn.open_table(LOGS)?;
         txn.open_table(API_KEYS)?;
+        txn.open_table(IDEMPOTENCY)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -699,6 +702,71 @@ impl Store for EmbeddedStore {
 
     async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError> {
         self.delete_key(API_KEYS, id).await
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        in_flight_for: chrono::Duration,
+    ) -> Result<crate::idempotency::Claim, StoreError> {
+        use crate::idempotency::{Claim, Record};
+        let key = key.to_owned();
+        let claim = serde_json::to_string(&Record::InFlight {
+            fingerprint: fingerprint.to_owned(),
+        })?;
+        self.run(move |db| {
+            let now = Utc::now().timestamp_millis();
+            let txn = db.begin_write()?;
+            let found = {
+                let mut table = txn.open_table(IDEMPOTENCY)?;
+                let current = table.get(key.as_str())?.and_then(|v| {
+                    let (expires, json) = v.value();
+                    (expires > now).then(|| json.to_owned())
+                });
+                match current {
+                    Some(json) => Some(serde_json::from_str::<Record>(&json)?.into_claim()),
+                    None => {
+                        let expires = now + in_flight_for.num_milliseconds();
+                        table.insert(key.as_str(), (expires, claim.as_str()))?;
+                        None
+                    }
+                }
+            };
+            txn.commit()?;
+            Ok(found.unwrap_or(Claim::Claimed))
+        })
+        .await
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        key: &str,
+        response: &crate::idempotency::StoredResponse,
+        keep_for: chrono::Duration,
+    ) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        let record = serde_json::to_string(&crate::idempotency::Record::Done(response.clone()))?;
+        self.run(move |db| {
+            let expires = Utc::now().timestamp_millis() + keep_for.num_milliseconds();
+            let txn = db.begin_write()?;
+            txn.open_table(IDEMPOTENCY)?
+                .insert(key.as_str(), (expires, record.as_str()))?;
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn release_idempotency_key(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_write()?;
+            txn.open_table(IDEMPOTENCY)?.remove(key.as_str())?;
+            txn.commit()?;
+            Ok(())
+        })
+        .await
     }
 
     async fn push_log(&self, log: &str, record: &str, cap: usize) -> Result<(), StoreError> {

@@ -252,6 +252,25 @@ pub trait Store: Send + Sync + 'static {
     /// True when the key existed.
     async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError>;
 
+    /// Claims an `Idempotency-Key` (already scoped and hashed) for a request with
+    /// `fingerprint`, unless the key holds a running claim or a completed response, which
+    /// comes back instead. A claim lapses after `in_flight_for`.
+    async fn claim_idempotency_key(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        in_flight_for: chrono::Duration,
+    ) -> Result<crate::idempotency::Claim, StoreError>;
+    /// Keeps the response of a claimed key for `keep_for`.
+    async fn complete_idempotency_key(
+        &self,
+        key: &str,
+        response: &crate::idempotency::StoredResponse,
+        keep_for: chrono::Duration,
+    ) -> Result<(), StoreError>;
+    /// Forgets a claim (the request failed; a retry runs again).
+    async fn release_idempotency_key(&self, key: &str) -> Result<(), StoreError>;
+
     /// Appends a JSON record to the named log (`qa_flags`, ...); only the newest `cap` are
     /// kept.
     async fn push_log(&self, log: &str, record: &str, cap: usize) -> Result<(), StoreError>;

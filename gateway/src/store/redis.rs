@@ -24,6 +24,7 @@
 //! | `P:{shop}:gaps`              | list       | [`GapRecord`] JSON, newest first, capped      |
 //! | `P:{shop}:articles`          | hash       | article id → [`kb::Article`] JSON             |
 //! | `P:{shop}:api_keys`          | hash       | key id → [`ApiKey`] JSON                      |
+//! | `P:{shop}:idem:{hash}`       | string     | idempotency claim or response JSON, with TTL  |
 //! | `P:{shop}:log:{name}`        | list       | JSON records, newest first, capped            |
 //!
 //! A queue rank is 16 hex digits and the conversation id: the router's rank (the handoff time
@@ -50,6 +51,7 @@ use crate::domain::{
     Agent, AgentPatch, ApiKey, Conversation, ConversationState, GapRecord, Message, NewMessage,
     RoutingRecord, StoredContext, TokenOwner,
 };
+use crate::idempotency::{Claim as Claim_, Record, StoredResponse};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -798,6 +800,67 @@ impl Store for RedisStore {
             .query(redis::cmd("HDEL").arg(self.key("api_keys")).arg(id))
             .await?;
         Ok(removed > 0)
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        in_flight_for: chrono::Duration,
+    ) -> Result<Claim_, StoreError> {
+        let key = self.id_key("idem", key);
+        let claim = encode(&Record::InFlight {
+            fingerprint: fingerprint.to_owned(),
+        })?;
+        let ttl = in_flight_for.num_milliseconds().max(1);
+        // SET NX claims atomically; when the key is taken, its record says why. A record that
+        // lapses between the two commands is claimed on the next round.
+        for _ in 0..3 {
+            let set: Option<String> = self
+                .query(
+                    redis::cmd("SET")
+                        .arg(&key)
+                        .arg(&claim)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(ttl),
+                )
+                .await?;
+            if set.is_some() {
+                return Ok(Claim_::Claimed);
+            }
+            if let Some(record) = self.get_json::<Record>(redis::cmd("GET").arg(&key)).await? {
+                return Ok(record.into_claim());
+            }
+        }
+        Ok(Claim_::InFlight {
+            fingerprint: fingerprint.to_owned(),
+        })
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        key: &str,
+        response: &StoredResponse,
+        keep_for: chrono::Duration,
+    ) -> Result<(), StoreError> {
+        let record = encode(&Record::Done(response.clone()))?;
+        let ttl = keep_for.num_milliseconds().max(1);
+        self.query(
+            redis::cmd("SET")
+                .arg(self.id_key("idem", key))
+                .arg(record)
+                .arg("PX")
+                .arg(ttl),
+        )
+        .await
+    }
+
+    async fn release_idempotency_key(&self, key: &str) -> Result<(), StoreError> {
+        let _removed: u64 = self
+            .query(redis::cmd("DEL").arg(self.id_key("idem", key)))
+            .await?;
+        Ok(())
     }
 
     async fn push_log(&self, log: &str, record: &str, cap: usize) -> Result<(), StoreError> {

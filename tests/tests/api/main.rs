@@ -12,6 +12,7 @@ mod api_keys;
 mod customers;
 mod durability;
 mod errors;
+mod idempotency;
 mod journey;
 mod knowledge_base;
 mod ops;
