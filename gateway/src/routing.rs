@@ -14,7 +14,6 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::events::{ConversationView, Event, QueueView};
 use crate::hub::Topic;
-use crate::metrics::Metrics;
 use crate::service::system_author;
 use crate::state::AppState;
 use crate::store::{Claim, QueueEntry};
@@ -191,11 +190,10 @@ impl AppState {
         let now = Utc::now();
         let started = std::time::Instant::now();
         let decisions = router::assign(&snapshot, now);
-        Metrics::add(
-            &self.metrics.decision_micros,
-            started.elapsed().as_micros() as u64,
-        );
-        Metrics::add(&self.metrics.routing_passes, 1);
+        self.metrics
+            .decision_seconds
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics.routing_passes.inc();
         let mut stale = false;
         for decision in decisions {
             match self
@@ -230,7 +228,7 @@ impl AppState {
                 }
                 Claim::Stale => {
                     tracing::debug!(conversation_id = %decision.conversation_id, "routing decision went stale");
-                    Metrics::add(&self.metrics.stale_decisions, 1);
+                    self.metrics.stale_decisions.inc();
                     stale = true;
                 }
             }
@@ -444,7 +442,7 @@ impl AppState {
             agent_id,
             "agent connection lost past the grace period; set away"
         );
-        Metrics::add(&self.metrics.agents_lost, 1);
+        self.metrics.agents_lost.inc();
         let agent = self
             .store
             .patch_agent(
@@ -510,7 +508,7 @@ impl AppState {
                 }
             }
         }
-        Metrics::add(&self.metrics.transfers, 1);
+        self.metrics.transfers.inc();
         self.hand_back(
             &conversation,
             &holder,
@@ -541,7 +539,7 @@ impl AppState {
                 "there is no supervisor to escalate to",
             ));
         }
-        Metrics::add(&self.metrics.escalations, 1);
+        self.metrics.escalations.inc();
         self.hand_back(&conversation, &holder, Handback::Escalate, Some(note))
             .await?;
         self.dispatch().await?;
@@ -639,7 +637,7 @@ impl AppState {
             return Ok(());
         };
         if missed {
-            Metrics::add(&self.metrics.accept_timeouts, 1);
+            self.metrics.accept_timeouts.inc();
         }
         if let (Some(kind), Some(note)) = (kind, note.as_ref()) {
             stored.notes.push(HandoverNote {

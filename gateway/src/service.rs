@@ -390,6 +390,7 @@ impl AppState {
             )
             .await?
             .message;
+        self.metrics.count_bot_turn(outcome.decision());
         // Both in one batch, so another process gets them in one PUBLISH.
         self.hub.publish_all(
             [&message, &reply]
@@ -529,7 +530,7 @@ impl AppState {
         let Some(queued) = self.store.enqueue(&entry, now).await? else {
             return Ok(());
         };
-        crate::metrics::Metrics::add(&self.metrics.handoffs, 1);
+        self.metrics.count_handoff(reasons);
         tracing::info!(conversation_id = %queued.id, ?reasons, "handed off");
         self.announce_state(&queued);
         self.dispatch().await?;

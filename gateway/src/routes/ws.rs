@@ -74,6 +74,28 @@ fn open(
     Ok((response, subscription, session, stream))
 }
 
+/// Counts an open socket in `/metrics` for as long as it lives.
+struct OpenSocket {
+    state: web::Data<AppState>,
+    side: &'static str,
+}
+
+impl OpenSocket {
+    fn new(state: &web::Data<AppState>, side: &'static str) -> Self {
+        state.metrics.websocket(side, 1);
+        Self {
+            state: state.clone(),
+            side,
+        }
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        self.state.metrics.websocket(self.side, -1);
+    }
+}
+
 pub async fn customer(
     req: HttpRequest,
     body: web::Payload,
@@ -92,6 +114,7 @@ pub async fn customer(
     )?;
     let after_seq = query.after_seq;
     actix_web::rt::spawn(async move {
+        let _open = OpenSocket::new(&state, "customer");
         let conversation_id = conversation.id.clone();
         if let Err(error) = customer_session(
             &state,
@@ -197,11 +220,13 @@ pub async fn agent(
     let (response, subscription, session, stream) =
         open(&req, body, &state, Topic::Agent(agent.id.clone()))?;
     actix_web::rt::spawn(async move {
+        let open = OpenSocket::new(&state, "agent");
         if let Err(error) =
             agent_session(&state, subscription, session, stream, agent_id.clone()).await
         {
             tracing::debug!(%agent_id, %error, "agent socket ended");
         }
+        drop(open);
         // The subscription is gone with the session: if no other socket of the agent's
         // comes back within the grace period, the agent counts as away.
         state.agent_disconnected(&agent_id).await;

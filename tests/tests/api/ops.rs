@@ -16,3 +16,55 @@ async fn health_and_readiness_answer() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn metrics_count_bot_turns_handoffs_and_open_sockets() -> Result<()> {
+    let app = spawn_gateway().await?;
+    let (conv, token) = app.start_conversation("zh-CN").await?;
+    let socket = app.customer_ws(&conv, &token, None).await?;
+    app.say(&conv, &token, "你好").await?;
+    app.say(&conv, &token, "转人工").await?;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let value = |prefix: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(-1.0)
+    };
+    let turns: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("gateway_bot_turns_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(turns, 2.0, "{text}");
+    assert_eq!(
+        value("gateway_bot_turns_total{decision=\"handoff\"} "),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(value("gateway_handoffs_total "), 1.0, "{text}");
+    assert_eq!(
+        value("gateway_handoff_reasons_total{reason=\"explicit_request\"} "),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value("gateway_websockets_open{side=\"customer\"} "),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value("gateway_queue_waiting "),
+        1.0,
+        "no agent: the customer waits"
+    );
+    assert!(text.contains("# TYPE gateway_routing_decision_seconds histogram"));
+    socket.close().await?;
+    Ok(())
+}
