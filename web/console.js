@@ -488,7 +488,11 @@
     for (var i = msgs.length - 1; i >= 0; i--) if (msgs[i].author.role === 'customer') { lastQ = msgs[i].text; break; }
     var q = bigrams(lastQ + ' ' + ((c.context && c.context.questions) || []).join(' '));
     var intents = (c.context && c.context.intents) || [];
-    var ranked = S.kb.map(function (a) {
+    // Only answers in the customer's language: the package's, else the customer's locale.
+    var lang = String((c.context && c.context.language) || (c.customer && c.customer.locale) || 'zh').slice(0, 2);
+    var ranked = S.kb.filter(function (a) {
+      return String(a.locale || 'zh').slice(0, 2) === lang;
+    }).map(function (a) {
       var score = overlap(q, bigrams(a.question + ' ' + (a.similar || []).join(' ')));
       if (intents.indexOf(a.category) >= 0) score += 2;
       return [score, a];

@@ -59,6 +59,11 @@ await run('journey', async (browser) => {
   await waitText(con.getByTestId('bot-attempts'), faq.question);
   assert(Number(await con.evaluate(() => document.body.getAttribute('data-rings'))) >= 1, 'a new assignment rings');
   step('the console shows the package with the order number');
+  // Quick replies come from the knowledge base, in the customer's language.
+  await con.getByTestId('quick-reply').first().waitFor({ timeout: WAIT_MS });
+  const quick = await con.getByTestId('quick-reply').allTextContents();
+  assert(quick.length > 0 && quick.every((q) => /[\u4e00-\u9fff]/.test(q)), `Chinese quick replies for a Chinese customer: ${quick}`);
+  step('quick replies are the knowledge base\'s, in the customer\'s language');
   await waitText(shop.getByTestId('status'), '测试客服');
   step('the customer sees the agent\'s name');
 
