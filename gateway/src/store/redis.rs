@@ -355,6 +355,52 @@ impl RedisStore {
         raw.as_deref().map(decode).transpose()
     }
 
+    /// Records kept in one hash per kind (`agents`, `api_keys`, `articles`), by id.
+    async fn hash_put<T: Serialize>(
+        &self,
+        kind: &str,
+        id: &str,
+        record: &T,
+    ) -> Result<(), StoreError> {
+        self.query(
+            redis::cmd("HSET")
+                .arg(self.key(kind))
+                .arg(id)
+                .arg(encode(record)?),
+        )
+        .await
+    }
+
+    async fn hash_get<T: DeserializeOwned>(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<T>, StoreError> {
+        self.get_json(redis::cmd("HGET").arg(self.key(kind)).arg(id))
+            .await
+    }
+
+    /// Every record of a kind, in the order `id` gives.
+    async fn hash_values<T: DeserializeOwned>(
+        &self,
+        kind: &str,
+        id: impl Fn(&T) -> &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut records: Vec<T> = self
+            .list_json(redis::cmd("HVALS").arg(self.key(kind)))
+            .await?;
+        records.sort_by(|a, b| id(a).cmp(id(b)));
+        Ok(records)
+    }
+
+    /// True when the record existed.
+    async fn hash_delete(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
+        let removed: u64 = self
+            .query(redis::cmd("HDEL").arg(self.key(kind)).arg(id))
+            .await?;
+        Ok(removed > 0)
+    }
+
     async fn list_json<T: DeserializeOwned>(&self, cmd: &Cmd) -> Result<Vec<T>, StoreError> {
         let raw: Vec<String> = self.query(cmd).await?;
         raw.iter().map(|json| decode(json)).collect()
@@ -532,27 +578,15 @@ impl Store for RedisStore {
     }
 
     async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError> {
-        let json = encode(agent)?;
-        self.query(
-            redis::cmd("HSET")
-                .arg(self.key("agents"))
-                .arg(&agent.id)
-                .arg(json),
-        )
-        .await
+        self.hash_put("agents", &agent.id, agent).await
     }
 
     async fn get_agent(&self, id: &str) -> Result<Option<Agent>, StoreError> {
-        self.get_json(redis::cmd("HGET").arg(self.key("agents")).arg(id))
-            .await
+        self.hash_get("agents", id).await
     }
 
     async fn list_agents(&self) -> Result<Vec<Agent>, StoreError> {
-        let mut agents: Vec<Agent> = self
-            .list_json(redis::cmd("HVALS").arg(self.key("agents")))
-            .await?;
-        agents.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(agents)
+        self.hash_values("agents", |a: &Agent| a.id.as_str()).await
     }
 
     async fn patch_agent(&self, id: &str, patch: AgentPatch) -> Result<Option<Agent>, StoreError> {
@@ -772,34 +806,20 @@ impl Store for RedisStore {
     }
 
     async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        let json = encode(key)?;
-        self.query(
-            redis::cmd("HSET")
-                .arg(self.key("api_keys"))
-                .arg(&key.id)
-                .arg(json),
-        )
-        .await
+        self.hash_put("api_keys", &key.id, key).await
     }
 
     async fn get_api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
-        self.get_json(redis::cmd("HGET").arg(self.key("api_keys")).arg(id))
-            .await
+        self.hash_get("api_keys", id).await
     }
 
     async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
-        let mut keys: Vec<ApiKey> = self
-            .list_json(redis::cmd("HVALS").arg(self.key("api_keys")))
-            .await?;
-        keys.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(keys)
+        self.hash_values("api_keys", |k: &ApiKey| k.id.as_str())
+            .await
     }
 
     async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError> {
-        let removed: u64 = self
-            .query(redis::cmd("HDEL").arg(self.key("api_keys")).arg(id))
-            .await?;
-        Ok(removed > 0)
+        self.hash_delete("api_keys", id).await
     }
 
     async fn claim_idempotency_key(
@@ -897,19 +917,11 @@ impl Store for RedisStore {
     }
 
     async fn put_article(&self, article: &kb::Article) -> Result<(), StoreError> {
-        let json = encode(article)?;
-        self.query(
-            redis::cmd("HSET")
-                .arg(self.key("articles"))
-                .arg(&article.id)
-                .arg(json),
-        )
-        .await
+        self.hash_put("articles", &article.id, article).await
     }
 
     async fn get_article(&self, id: &str) -> Result<Option<kb::Article>, StoreError> {
-        self.get_json(redis::cmd("HGET").arg(self.key("articles")).arg(id))
-            .await
+        self.hash_get("articles", id).await
     }
 
     async fn write_articles(
@@ -930,18 +942,12 @@ impl Store for RedisStore {
     }
 
     async fn delete_article(&self, id: &str) -> Result<bool, StoreError> {
-        let removed: u64 = self
-            .query(redis::cmd("HDEL").arg(self.key("articles")).arg(id))
-            .await?;
-        Ok(removed > 0)
+        self.hash_delete("articles", id).await
     }
 
     async fn list_articles(&self) -> Result<Vec<kb::Article>, StoreError> {
-        let mut articles: Vec<kb::Article> = self
-            .list_json(redis::cmd("HVALS").arg(self.key("articles")))
-            .await?;
-        articles.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(articles)
+        self.hash_values("articles", |a: &kb::Article| a.id.as_str())
+            .await
     }
 }
 

@@ -213,11 +213,7 @@ async fn each_key_has_its_own_rate_limit() -> Result<()> {
         );
     }
     let limited = app.get("/v1/kb/articles", Some(&busy)).await?;
-    let retry_after = limited
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let retry_after = retry_after(&limited);
     assert!(
         retry_after.is_some_and(|s| (1..=60).contains(&s)),
         "{retry_after:?}"

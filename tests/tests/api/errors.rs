@@ -241,11 +241,7 @@ async fn a_flood_of_messages_is_rate_limited_with_retry_after() -> Result<()> {
         .await?;
     }
     let res = app.send(&conv, &token, "你好", "over").await?;
-    let retry_after = res
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let retry_after = retry_after(&res);
     assert!(retry_after.is_some_and(|s| s >= 1));
     expect_error(res, 429, "rate_limited").await?;
     // A retry of an accepted message is still answered: the client learns it is safe.
@@ -270,11 +266,7 @@ async fn new_conversations_are_rate_limited_per_client_address() -> Result<()> {
             &json!({"customer": {"locale": "zh-CN"}}),
         )
         .await?;
-    let retry_after = res
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let retry_after = retry_after(&res);
     assert!(
         retry_after.is_some_and(|s| (1..=60).contains(&s)),
         "{retry_after:?}"

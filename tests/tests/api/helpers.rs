@@ -256,6 +256,14 @@ pub async fn expect_status(res: reqwest::Response, status: u16) -> Result<Value>
 }
 
 /// Checks an error response: status and `{"error": {"code", "message"}}`.
+/// The `Retry-After` seconds of a response, when it has a valid one.
+pub fn retry_after(res: &reqwest::Response) -> Option<u64> {
+    res.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
 pub async fn expect_error(res: reqwest::Response, status: u16, code: &str) -> Result<Value> {
     let body = expect_status(res, status).await?;
     let got = body
