@@ -76,6 +76,10 @@ pub struct Settings {
     /// (`GATEWAY_TRUST_FORWARDED`). Only when every request comes through the proxy: a
     /// client reaching the gateway directly could name any address.
     pub trust_forwarded: bool,
+    /// Origins whose pages may call the API from a browser (`GATEWAY_CORS_ORIGINS`, comma
+    /// separated); `None` allows every origin, which is safe because credentials are bearer
+    /// tokens a page must hold, never cookies.
+    pub cors_origins: Option<Vec<String>>,
     pub demo: DemoSeed,
     pub limits: Limits,
     /// HTTP worker threads; 0 means one per core.
@@ -101,6 +105,7 @@ impl Default for Settings {
             storage: Storage::Embedded,
             webhook_allow_private: false,
             trust_forwarded: false,
+            cors_origins: None,
             demo: DemoSeed::Full,
             limits: Limits::default(),
             workers: 0,
@@ -152,6 +157,26 @@ impl Settings {
         }
         if let Some(v) = get("GATEWAY_WEBHOOK_ALLOW_PRIVATE") {
             s.webhook_allow_private = parse_bool("GATEWAY_WEBHOOK_ALLOW_PRIVATE", &v)?;
+        }
+        if let Some(v) = get("GATEWAY_CORS_ORIGINS") {
+            let origins: Vec<String> = v
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty() && *o != "*")
+                .map(str::to_owned)
+                .collect();
+            if let Some(bad) = origins.iter().find(|o| {
+                let rest = o
+                    .strip_prefix("https://")
+                    .or_else(|| o.strip_prefix("http://"));
+                !rest.is_some_and(|host| !host.is_empty() && !host.contains(['/', ' ', '*']))
+            }) {
+                return Err(SettingsError {
+                    name: "GATEWAY_CORS_ORIGINS",
+                    message: format!("{bad:?} is not an origin like https://shop.example.com"),
+                });
+            }
+            s.cors_origins = (!v.split(',').any(|o| o.trim() == "*")).then_some(origins);
         }
         if let Some(v) = get("GATEWAY_TRUST_FORWARDED") {
             s.trust_forwarded = parse_bool("GATEWAY_TRUST_FORWARDED", &v)?;
@@ -238,6 +263,31 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from("./data"));
         assert_eq!(s.storage, Storage::Embedded);
         assert_eq!(s.demo, DemoSeed::Full);
+        Ok(())
+    }
+
+    #[test]
+    fn cors_origins_are_a_list_of_origins_or_any() -> Result<(), SettingsError> {
+        let s = from(&[(
+            "GATEWAY_CORS_ORIGINS",
+            "https://shop.example.com, http://127.0.0.1:8080",
+        )])?;
+        assert_eq!(
+            s.cors_origins,
+            Some(vec![
+                "https://shop.example.com".to_owned(),
+                "http://127.0.0.1:8080".to_owned()
+            ])
+        );
+        assert_eq!(from(&[("GATEWAY_CORS_ORIGINS", "*")])?.cors_origins, None);
+        assert_eq!(from(&[])?.cors_origins, None);
+        for bad in [
+            "shop.example.com",
+            "https://shop.example.com/path",
+            "https://*.example.com",
+        ] {
+            assert!(from(&[("GATEWAY_CORS_ORIGINS", bad)]).is_err(), "{bad}");
+        }
         Ok(())
     }
 

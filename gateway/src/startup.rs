@@ -125,9 +125,11 @@ impl Application {
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let limits = settings.limits.clone();
+        let cors_origins = settings.cors_origins.clone();
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(cors(cors_origins.as_deref()))
                 .app_data(app_state.clone())
                 .app_data(
                     web::JsonConfig::default()
@@ -172,6 +174,26 @@ impl Application {
         let stopped = server.await;
         drop(background);
         stopped
+    }
+}
+
+/// Browsers may call the API from shop pages on other origins: the widget is one script tag
+/// on any shop's page. Credentials are bearer tokens, never cookies.
+fn cors(origins: Option<&[String]>) -> actix_cors::Cors {
+    let cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::CONTENT_TYPE,
+            actix_web::http::header::HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers(["retry-after", crate::idempotency::REPLAYED])
+        .max_age(3600);
+    match origins {
+        None => cors.allow_any_origin(),
+        Some(list) => list
+            .iter()
+            .fold(cors, |cors, origin| cors.allowed_origin(origin)),
     }
 }
 

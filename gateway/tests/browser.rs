@@ -190,3 +190,8 @@ fn widget_replays_what_it_missed_after_a_reconnect() {
 fn widget_is_served_small() {
     run_script("size.mjs");
 }
+
+#[test]
+fn widget_works_on_a_shop_page_of_another_origin() {
+    run_script("cross-origin.mjs");
+}
