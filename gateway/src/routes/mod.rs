@@ -18,11 +18,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics))
-        .route("/", web::get().to(pages::shop))
-        .route("/widget.js", web::get().to(pages::widget))
-        .route("/console", web::get().to(pages::console))
-        .route("/admin", web::get().to(pages::admin))
-        .route("/assets/{name}", web::get().to(pages::asset))
+        .route("/", page().to(pages::shop))
+        .route("/widget.js", page().to(pages::widget))
+        .route("/console", page().to(pages::console))
+        .route("/admin", page().to(pages::admin))
+        .route("/assets/{name}", page().to(pages::asset))
         .service(
             web::scope("/v1")
                 .wrap(actix_web::middleware::from_fn(
@@ -102,6 +102,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/qa/phrases", web::put().to(qa::replace_phrases)),
         )
         .default_service(web::to(not_found));
+}
+
+/// A page or asset answers GET and HEAD (link checkers and monitors ask with HEAD).
+fn page() -> actix_web::Route {
+    use actix_web::guard;
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {

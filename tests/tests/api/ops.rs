@@ -68,3 +68,18 @@ async fn metrics_count_bot_turns_handoffs_and_open_sockets() -> Result<()> {
     socket.close().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn pages_answer_get_and_head() -> Result<()> {
+    let app = spawn_gateway().await?;
+    for path in ["/", "/widget.js", "/console", "/admin"] {
+        let get = app.client.get(app.url(path)).send().await?;
+        assert_eq!(get.status().as_u16(), 200, "GET {path}");
+        let head = app.client.head(app.url(path)).send().await?;
+        assert_eq!(head.status().as_u16(), 200, "HEAD {path}");
+        assert!(head.bytes().await?.is_empty(), "HEAD {path} has no body");
+    }
+    let post = app.client.post(app.url("/console")).send().await?;
+    assert_eq!(post.status().as_u16(), 404);
+    Ok(())
+}
