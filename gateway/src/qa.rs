@@ -197,10 +197,21 @@ pub fn default_phrases() -> Vec<Phrase> {
 /// conversation (`(seq, text)`, any order). Returns every flag, phrases first.
 pub fn inspect(phrases: &[Phrase], draft: &str, earlier_replies: &[(u64, &str)]) -> Vec<Flag> {
     let text = comparable(draft);
-    let mut flags: Vec<Flag> = phrases
+    // Each phrase normalised once; the ones in the draft.
+    let matched: Vec<(&Phrase, String)> = phrases
         .iter()
-        .filter(|p| contains_phrase(&text, &comparable(&p.phrase)))
-        .map(|p| Flag {
+        .map(|p| (p, comparable(&p.phrase)))
+        .filter(|(_, own)| contains_phrase(&text, own))
+        .collect();
+    // Overlapping phrases ("没办法" inside "我也没办法") flag once, by the longer phrase.
+    let mut flags: Vec<Flag> = matched
+        .iter()
+        .filter(|(p, own)| {
+            !matched
+                .iter()
+                .any(|(other, longer)| other.phrase != p.phrase && longer.contains(own.as_str()))
+        })
+        .map(|(p, _)| Flag {
             kind: FlagKind::ForbiddenPhrase,
             phrase: Some(p.phrase.clone()),
             category: Some(p.category.clone()),
@@ -211,15 +222,6 @@ pub fn inspect(phrases: &[Phrase], draft: &str, earlier_replies: &[(u64, &str)])
             },
         })
         .collect();
-    // Overlapping phrases ("没办法" inside "我也没办法") flag once, by the longer phrase.
-    let matched: Vec<String> = flags.iter().filter_map(|f| f.phrase.clone()).collect();
-    flags.retain(|f| {
-        let Some(phrase) = &f.phrase else { return true };
-        let own = comparable(phrase);
-        !matched
-            .iter()
-            .any(|other| other != phrase && comparable(other).contains(&own))
-    });
     if draft.trim().chars().count() >= REPEAT_MIN_CHARS {
         let normalized = kb::normalize(draft);
         if let Some((seq, _)) = earlier_replies.iter().find(|(_, earlier)| {

@@ -6,6 +6,8 @@
 //! failure, not a skip. `playwright-core` is installed with `npm ci` in `web/` on first use.
 //! Screenshots land in `<target dir>/browser-artifacts/`.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -101,13 +103,7 @@ impl Gateway {
         let started = Instant::now();
         loop {
             let log = std::fs::read_to_string(log_path).unwrap_or_default();
-            if let Some(port) = log
-                .lines()
-                .filter(|l| l.contains("gateway listening"))
-                .find_map(|l| l.split("port=").nth(1))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|port| port.parse().ok())
-            {
+            if let Some(port) = support::port_in_log(&log) {
                 return port;
             }
             let exited = self.child.try_wait().ok().flatten();

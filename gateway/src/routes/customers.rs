@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 /// Agents and overseers see and tag customers; customers and integrators do not.
-fn require_staff(principal: &Principal) -> Result<(), ApiError> {
+fn require_service_team(principal: &Principal) -> Result<(), ApiError> {
     match principal {
         Principal::Admin | Principal::Agent { .. } | Principal::Supervisor { .. } => Ok(()),
         Principal::Customer { .. } | Principal::Integrator { .. } => Err(ApiError::Forbidden(
@@ -23,7 +23,7 @@ pub async fn get(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    require_staff(&principal)?;
+    require_service_team(&principal)?;
     Ok(HttpResponse::Ok().json(state.customer_view(&id).await?))
 }
 
@@ -40,7 +40,7 @@ pub async fn put_tags(
     id: web::Path<String>,
     body: web::Json<TagsIn>,
 ) -> Result<HttpResponse, ApiError> {
-    require_staff(&principal)?;
+    require_service_team(&principal)?;
     let tags = state.set_customer_tags(&id, body.into_inner().tags).await?;
     Ok(HttpResponse::Ok().json(json!({"id": id.as_str(), "tags": tags})))
 }

@@ -79,6 +79,8 @@ const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(200);
 const RANK_LEN: usize = 16;
 
 const JSON_PRELUDE: &str = include_str!("scripts/json.lua");
+/// The message-appending functions the append scripts share.
+const APPEND_PRELUDE: &str = include_str!("scripts/append.lua");
 
 fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
     Ok(serde_json::to_string(value)?)
@@ -236,9 +238,10 @@ struct Scripts {
 impl Scripts {
     fn new() -> Self {
         let with_prelude = |body: &str| Script::new(&format!("{JSON_PRELUDE}\n{body}"));
+        let with_append = |body: &str| Script::new(&format!("{APPEND_PRELUDE}\n{body}"));
         Self {
-            append_message: Script::new(include_str!("scripts/append_message.lua")),
-            customer_turn: Script::new(include_str!("scripts/customer_turn.lua")),
+            append_message: with_append(include_str!("scripts/append_message.lua")),
+            customer_turn: with_append(include_str!("scripts/customer_turn.lua")),
             note_repeat: with_prelude(include_str!("scripts/note_repeat.lua")),
             enqueue: with_prelude(include_str!("scripts/enqueue.lua")),
             queue: Script::new(include_str!("scripts/queue.lua")),

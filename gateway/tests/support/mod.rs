@@ -309,6 +309,15 @@ async fn wait_for_ping(url: &str) -> Result<()> {
     }
 }
 
+/// The port of the "gateway listening … port=N" line of a gateway's log, once it is there.
+pub fn port_in_log(log: &str) -> Option<u16> {
+    log.lines()
+        .filter(|l| l.contains("gateway listening"))
+        .find_map(|l| l.split("port=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|port| port.parse().ok())
+}
+
 /// One gateway process, started from the built binary.
 pub struct Gateway {
     child: Option<Child>,
@@ -368,13 +377,7 @@ impl Gateway {
         let started = Instant::now();
         loop {
             let log = std::fs::read_to_string(log_path).unwrap_or_default();
-            if let Some(port) = log
-                .lines()
-                .filter(|l| l.contains("gateway listening"))
-                .find_map(|l| l.split("port=").nth(1))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|port| port.parse().ok())
-            {
+            if let Some(port) = port_in_log(&log) {
                 return Ok(port);
             }
             let exited = self
