@@ -363,9 +363,17 @@
   $('stats-form').addEventListener('submit', function (e) { e.preventDefault(); loadStats(); });
 
   function loadStats() {
-    var from = $('s-from').value, to = $('s-to').value;
-    var q = '?from=' + encodeURIComponent(from + 'T00:00:00Z') + '&to=' + encodeURIComponent(to + 'T23:59:59Z');
+    // Local days: from the first day's midnight to the midnight after the last day, and the
+    // daily series in the browser's time zone.
+    var from = new Date($('s-from').value + 'T00:00:00'), to = new Date($('s-to').value + 'T00:00:00');
+    to = new Date(to.getTime() + 86400000);
     var out = G.clear($('stats-out'));
+    if (isNaN(from.getTime()) || isNaN(to.getTime()) || from >= to) {
+      out.appendChild(el('div', 'card nodata', t('请选择有效的日期范围', 'Choose a valid period'), { 'data-testid': 'no-data' }));
+      return;
+    }
+    var q = '?from=' + encodeURIComponent(from.toISOString()) + '&to=' + encodeURIComponent(to.toISOString()) +
+      '&tz_offset_minutes=' + (-from.getTimezoneOffset());
     call('GET', '/v1/stats' + q).then(function (r) { renderStats(r.data || {}); }, function (err) {
       G.clear(out);
       out.appendChild(el('div', 'card nodata', err.status === 404 ? t('暂无数据', 'No data') : err.message, { 'data-testid': 'no-data' }));
@@ -389,7 +397,12 @@
     { keys: ['resolution_rate'], name: t('解决率', 'Resolution rate'), fmt: G.pct, rate: true },
     { keys: ['transfer_rate'], name: t('转接率', 'Transfer rate'), fmt: G.pct, rate: true },
     { keys: ['good_rate', 'csat_good_rate'], name: t('好评率', 'Good rate'), fmt: G.pct, rate: true },
-    { keys: ['attitude_complaint_rate'], name: t('服务态度投诉率', 'Attitude complaints'), fmt: G.pct, rate: true }
+    { keys: ['attitude_complaint_rate'], name: t('服务态度投诉率', 'Attitude complaints'), fmt: G.pct, rate: true },
+    { keys: ['response_within_3min_rate'], name: t('3分钟响应率', '3-minute response'), fmt: G.pct, rate: true },
+    { keys: ['average_response_seconds'], name: t('平均响应时间', 'Average response'), fmt: G.fmtDuration },
+    { keys: ['first_contact_resolution_rate'], name: t('首次接触解决率', 'First-contact resolution'), fmt: G.pct, rate: true },
+    { keys: ['left_with_bot_rate'], name: t('机器人阶段离开率', 'Left with the bot'), fmt: G.pct, rate: true },
+    { keys: ['repeated_rate'], name: t('顾客重复提问率', 'Customer repeated'), fmt: G.pct, rate: true }
   ];
 
   function renderStats(d) {

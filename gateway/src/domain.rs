@@ -245,6 +245,10 @@ pub struct Conversation {
     /// The first human response after the handoff (the SLA's measure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_response_at: Option<DateTime<Utc>>,
+    /// When it ended (resolved, follow-up or closed by the customer); a later rating does not
+    /// move it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
 }
 
 /// Who wrote a message.
@@ -286,6 +290,8 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewMessage {
     pub author: Author,
+    /// When it was written (the gateway's clock).
+    pub created_at: DateTime<Utc>,
     pub text: String,
     pub client_message_id: Option<String>,
     pub bot: Option<bot::BotMeta>,

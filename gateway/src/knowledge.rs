@@ -308,7 +308,7 @@ impl AppState {
             question: question.chars().take(MAX_QUESTION_CHARS).collect(),
             reason,
             conversation_id: conversation_id.to_owned(),
-            at: Utc::now(),
+            at: self.now(),
         };
         if let Err(error) = self.store.push_gap(&record).await {
             tracing::warn!(%error, "a knowledge-base gap could not be recorded");

@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod bus;
+pub mod clock;
 pub mod customers;
 mod demo;
 pub mod domain;
@@ -27,8 +28,11 @@ pub mod service;
 pub mod settings;
 mod startup;
 pub mod state;
+pub mod stats;
 pub mod store;
+pub mod webhooks;
 
 pub use actix_web::dev::ServerHandle;
+pub use clock::Clock;
 pub use settings::{DemoSeed, Limits, Settings, Storage};
 pub use startup::Application;

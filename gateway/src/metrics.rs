@@ -34,6 +34,8 @@ pub struct Metrics {
     websockets: IntGaugeVec,
     queue_waiting: IntGauge,
     agents_online: IntGauge,
+    /// Webhook delivery attempts by outcome (delivered, retrying, failed).
+    webhook_attempts: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -161,6 +163,12 @@ impl Metrics {
                 "Conversations waiting for an agent.",
             ),
             agents_online: gauge("gateway_agents_online", "Agents taking new conversations."),
+            webhook_attempts: counter_vec(
+                r,
+                "gateway_webhook_attempts_total",
+                "Webhook delivery attempts by outcome: delivered, retrying (failed, another attempt scheduled) or failed (no attempts left).",
+                "outcome",
+            ),
             registry,
         }
     }
@@ -178,6 +186,11 @@ impl Metrics {
         if relaxed {
             self.relaxed_assignments.inc();
         }
+    }
+
+    /// One webhook delivery attempt and how it went.
+    pub fn count_webhook(&self, outcome: &str) {
+        self.webhook_attempts.with_label_values(&[outcome]).inc();
     }
 
     /// One handoff and the reasons it gave (their snake_case names).

@@ -187,7 +187,7 @@ impl AppState {
             agents: agents.iter().map(Agent::router_state).collect(),
             queue,
         };
-        let now = Utc::now();
+        let now = self.now();
         let started = std::time::Instant::now();
         let decisions = router::assign(&snapshot, now);
         self.metrics
@@ -251,6 +251,15 @@ impl AppState {
         };
         // The customer hears of the agent before the agent's first reply can arrive.
         self.announce_state(&conversation);
+        self.emit(
+            "conversation.assigned",
+            serde_json::json!({
+                "conversation_id": conversation.id,
+                "agent": {"id": agent.id, "name": agent.name},
+                "conversation": conversation,
+            }),
+        )
+        .await;
         let without_agent = Conversation {
             assignee: None,
             ..conversation.clone()
@@ -259,6 +268,7 @@ impl AppState {
             .append(
                 &without_agent,
                 NewMessage {
+                    created_at: self.now(),
                     author: system_author(),
                     text: greeting,
                     client_message_id: None,
@@ -390,7 +400,7 @@ impl AppState {
     /// timeout pass lose their new conversations, relaxed preferences are routed again, and
     /// the queue's places and estimates are refreshed.
     pub async fn tick(&self) -> Result<(), ApiError> {
-        let now = Utc::now();
+        let now = self.now();
         let timeout = Duration::seconds(i64::from(self.settings.routing.accept_timeout_secs));
         for agent in self.store.list_agents().await? {
             for conversation_id in &agent.active {
@@ -585,7 +595,7 @@ impl AppState {
         why: Handback,
         note: Option<String>,
     ) -> Result<(), ApiError> {
-        let now = Utc::now();
+        let now = self.now();
         let Some(mut stored) = self.store.get_context(&conversation.id).await? else {
             return Ok(());
         };
@@ -683,6 +693,7 @@ impl AppState {
         self.append(
             &requeued,
             NewMessage {
+                created_at: self.now(),
                 author: system_author(),
                 text: text.to_owned(),
                 client_message_id: None,

@@ -17,7 +17,6 @@ use crate::hub::{Publication, Topic};
 use crate::qa;
 use crate::state::{lock, AppState};
 use crate::store::CustomerTurn;
-use chrono::Utc;
 use std::collections::BTreeSet;
 
 /// The most messages a transcript read or replay returns at once.
@@ -60,7 +59,7 @@ pub struct NewAgent {
 }
 
 /// How an agent ends a conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Resolved,
@@ -173,7 +172,7 @@ impl AppState {
         &self,
         new: NewConversation,
     ) -> Result<(ConversationView, String), ApiError> {
-        let now = Utc::now();
+        let now = self.now();
         let id = format!("conv_{}", uuid::Uuid::new_v4().simple());
         // A verified customer keeps one id, so their tags and history follow them.
         let customer_id = match (&new.external_id, new.verified) {
@@ -208,9 +207,10 @@ impl AppState {
             assigned_at: None,
             accepted_at: None,
             first_response_at: None,
+            ended_at: None,
         };
         let token = auth::new_token("cus");
-        self.store.put_conversation(&conversation).await?;
+        self.store.create_conversation(&conversation).await?;
         self.note_customer_conversation(&conversation).await?;
         self.store
             .put_token(
@@ -221,6 +221,11 @@ impl AppState {
             )
             .await?;
         tracing::info!(conversation_id = %conversation.id, "conversation started");
+        self.emit(
+            "conversation.created",
+            serde_json::json!({"conversation_id": conversation.id, "conversation": conversation}),
+        )
+        .await;
         lock(&self.customer_authors).put(conversation.id.clone(), customer_author(&conversation));
         Ok((
             ConversationView {
@@ -240,8 +245,20 @@ impl AppState {
         let appended = self.store.append_message(&conversation.id, message).await?;
         if appended.created {
             self.announce_message(conversation, &appended.message);
+            self.emit_messages(&[&appended.message]).await;
         }
         Ok((appended.message, appended.created))
+    }
+
+    /// `message.created` for integrators, one event per message.
+    async fn emit_messages(&self, messages: &[&Message]) {
+        for message in messages {
+            self.emit(
+                "message.created",
+                serde_json::json!({"conversation_id": message.conversation_id, "message": message}),
+            )
+            .await;
+        }
     }
 
     fn announce_message(&self, conversation: &Conversation, message: &Message) {
@@ -290,6 +307,7 @@ impl AppState {
     ) -> Result<Posted, ApiError> {
         let _turn = self.lock_conversation(conversation_id).await;
         let new = NewMessage {
+            created_at: self.now(),
             author: self.customer_author(conversation_id).await?,
             text: text.as_str().to_owned(),
             client_message_id: Some(client_message_id.as_str().to_owned()),
@@ -346,12 +364,14 @@ impl AppState {
             // the transcript and the earlier handoff context stay attached.
             conversation.state = ConversationState::Bot;
             conversation.assignee = None;
-            conversation.updated_at = Utc::now();
+            conversation.ended_at = None;
+            conversation.updated_at = self.now();
             self.store.put_conversation(&conversation).await?;
             self.announce_state(&conversation);
         }
         if conversation.state != ConversationState::Bot {
             self.announce_message(&conversation, &message);
+            self.emit_messages(&[&message]).await;
             if self
                 .repeats_earlier_question(&conversation, text.as_str())
                 .await?
@@ -382,6 +402,7 @@ impl AppState {
             .append_message(
                 &conversation.id,
                 NewMessage {
+                    created_at: self.now(),
                     author: bot_author(),
                     text: outcome.reply.clone(),
                     client_message_id: None,
@@ -397,6 +418,7 @@ impl AppState {
                 .into_iter()
                 .map(|m| self.message_event(&conversation, m)),
         );
+        self.emit_messages(&[&message, &reply]).await;
         if outcome.decision() == bot::DecisionKind::Clarify {
             self.record_gap(&conversation.id, text.as_str(), GapReason::Unanswered)
                 .await;
@@ -491,6 +513,7 @@ impl AppState {
         self.append(
             &conversation,
             NewMessage {
+                created_at: self.now(),
                 author: bot_author(),
                 text: outcome.reply.clone(),
                 client_message_id: None,
@@ -509,7 +532,7 @@ impl AppState {
         conversation: &Conversation,
         reasons: &[bot::HandoffReason],
     ) -> Result<(), ApiError> {
-        let now = Utc::now();
+        let now = self.now();
         let transcript = self.store.messages(&conversation.id, 0, usize::MAX).await?;
         if let Some(open) = open_question(&transcript) {
             self.record_gap(&conversation.id, &open, GapReason::HandedOff)
@@ -532,6 +555,15 @@ impl AppState {
         };
         self.metrics.count_handoff(reasons);
         tracing::info!(conversation_id = %queued.id, ?reasons, "handed off");
+        self.emit(
+            "conversation.handed_off",
+            serde_json::json!({
+                "conversation_id": queued.id,
+                "reasons": reasons,
+                "conversation": queued,
+            }),
+        )
+        .await;
         self.announce_state(&queued);
         self.dispatch().await?;
         self.announce_queue().await?;
@@ -664,6 +696,7 @@ impl AppState {
             .append(
                 &conversation,
                 NewMessage {
+                    created_at: self.now(),
                     author: Author {
                         role: AuthorRole::Agent,
                         id: Some(agent.id.clone()),
@@ -799,7 +832,7 @@ impl AppState {
             };
             let Some((conversation, _agent)) = self
                 .store
-                .finish(conversation_id, state, Utc::now())
+                .finish(conversation_id, state, self.now())
                 .await?
             else {
                 return Err(ApiError::conflict(
@@ -807,8 +840,18 @@ impl AppState {
                     "the conversation changed meanwhile",
                 ));
             };
-            self.record_handle_time(&conversation, Utc::now());
+            self.record_handle_time(&conversation, self.now());
             self.announce_state(&conversation);
+            self.emit(
+                "conversation.resolved",
+                serde_json::json!({
+                    "conversation_id": conversation.id,
+                    "outcome": outcome,
+                    "agent_id": conversation.assignee.as_ref().map(|a| a.id.clone()),
+                    "conversation": conversation,
+                }),
+            )
+            .await;
             if self.invites_rating(&conversation).await {
                 self.hub.publish(
                     &Topic::Conversation(conversation.id.clone()),
@@ -874,7 +917,7 @@ impl AppState {
             }
             let Some((closed, agent)) = self
                 .store
-                .finish(conversation_id, ConversationState::Closed, Utc::now())
+                .finish(conversation_id, ConversationState::Closed, self.now())
                 .await?
             else {
                 return self.view(conversation).await;
@@ -925,10 +968,19 @@ impl AppState {
             rating,
             reasons,
             comment,
-            created_at: Utc::now(),
+            created_at: self.now(),
         });
-        conversation.updated_at = Utc::now();
+        conversation.updated_at = self.now();
         self.store.put_conversation(&conversation).await?;
+        self.emit(
+            "rating.created",
+            serde_json::json!({
+                "conversation_id": conversation.id,
+                "agent_id": conversation.assignee.as_ref().map(|a| a.id.clone()),
+                "rating": conversation.rating,
+            }),
+        )
+        .await;
         if rating == RatingValue::Disappointed {
             // What the bot answered did not satisfy: those answers need another look.
             let transcript = self.store.messages(conversation_id, 0, usize::MAX).await?;
@@ -951,7 +1003,7 @@ impl AppState {
             active: Vec::new(),
             last_assigned_at: None,
             missed_accepts: 0,
-            created_at: Utc::now(),
+            created_at: self.now(),
         };
         let token = auth::new_token("agt");
         self.store.put_agent(&agent).await?;

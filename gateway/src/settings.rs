@@ -94,6 +94,13 @@ pub struct Settings {
     /// The secret shops sign customer ids with (`GATEWAY_SHOP_SECRET`); without it no customer
     /// can be verified.
     pub shop_secret: Option<String>,
+    /// Where recorded times come from: the system clock, or a manual one in tests.
+    pub clock: crate::clock::Clock,
+    /// The wait before each webhook delivery attempt, the first usually zero
+    /// ([`crate::webhooks::default_schedule`]); its length is the number of attempts.
+    pub webhook_retry_schedule: Vec<std::time::Duration>,
+    /// How often each process looks for due webhook deliveries, milliseconds.
+    pub webhook_poll_ms: u64,
 }
 
 impl Default for Settings {
@@ -113,6 +120,9 @@ impl Default for Settings {
             routing: router::Policy::default(),
             routing_tick_ms: 1000,
             shop_secret: None,
+            clock: crate::clock::Clock::System,
+            webhook_retry_schedule: crate::webhooks::default_schedule(),
+            webhook_poll_ms: 1000,
         }
     }
 }

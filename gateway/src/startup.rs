@@ -120,6 +120,11 @@ impl Application {
         background
             .tasks
             .push(tokio::spawn(routing_ticker(state.clone())));
+        // Webhook deliveries waiting in the outbox (from before a restart too) go out.
+        let poll = Duration::from_millis(settings.webhook_poll_ms.max(10));
+        background.tasks.push(tokio::spawn(
+            state.clone().into_inner().run_webhook_worker(poll),
+        ));
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;

@@ -43,6 +43,10 @@ pub struct AppState {
     /// Conversation id → its customer as a message author (fixed when the conversation
     /// starts), so storing a customer's message needs no read first.
     pub customer_authors: Mutex<lru::LruCache<String, Author>>,
+    /// The registered webhooks and when they were read (see [`crate::webhooks`]).
+    pub webhook_cache: Mutex<Option<(Instant, Vec<crate::webhooks::Webhook>)>>,
+    /// Wakes the webhook worker when an event was written here.
+    pub webhook_wake: tokio::sync::Notify,
 }
 
 /// Locks a mutex; a panic elsewhere while it was held leaves data that is still usable here
@@ -71,7 +75,14 @@ impl AppState {
             announced: Mutex::new(HashMap::new()),
             customer_tokens: Mutex::new(lru::LruCache::new(IDENTITY_CACHE_SIZE)),
             customer_authors: Mutex::new(lru::LruCache::new(IDENTITY_CACHE_SIZE)),
+            webhook_cache: Mutex::new(None),
+            webhook_wake: tokio::sync::Notify::new(),
         }
+    }
+
+    /// The gateway's time (see [`crate::clock`]).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.settings.clock.now()
     }
 
     /// The lock for one conversation's turns.

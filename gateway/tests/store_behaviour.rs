@@ -191,6 +191,10 @@ behaviours!(
     articles_are_stored_listed_and_deleted,
     write_articles_without_replace_adds_and_updates,
     write_articles_with_replace_deletes_every_other_article,
+    conversations_created_lists_a_period_oldest_first,
+    webhooks_are_stored_listed_and_deleted,
+    deliveries_are_claimed_once_per_lease_and_settled,
+    concurrent_claims_take_a_due_delivery_once,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -237,6 +241,7 @@ fn conversation(id: &str) -> Conversation {
         assigned_at: None,
         accepted_at: None,
         first_response_at: None,
+        ended_at: None,
     }
 }
 
@@ -283,6 +288,7 @@ fn full_conversation(id: &str) -> Conversation {
         assigned_at: Some(at(70)),
         accepted_at: Some(at(80)),
         first_response_at: Some(at(80)),
+        ended_at: Some(at(650)),
     }
 }
 
@@ -312,6 +318,7 @@ fn holding(mut agent: Agent, conversations: &[&str]) -> Agent {
 
 fn customer_message(text: &str, client_id: Option<&str>) -> NewMessage {
     NewMessage {
+        created_at: t0(),
         author: Author {
             role: AuthorRole::Customer,
             id: None,
@@ -325,6 +332,7 @@ fn customer_message(text: &str, client_id: Option<&str>) -> NewMessage {
 
 fn bot_message(text: &str) -> NewMessage {
     NewMessage {
+        created_at: t0(),
         author: Author {
             role: AuthorRole::Bot,
             id: Some("bot".into()),
@@ -499,6 +507,7 @@ async fn conversations_round_trip_with_every_field(store: Shared) -> anyhow::Res
     let replaced = Conversation {
         state: ConversationState::Closed,
         updated_at: at(5),
+        ended_at: Some(at(5)),
         ..plain
     };
     store.put_conversation(&replaced).await?;
@@ -773,6 +782,7 @@ async fn messages_keep_their_author_client_id_and_bot_meta(store: Shared) -> any
         .append_message(
             "c1",
             NewMessage {
+                created_at: t0(),
                 author: Author {
                     role: AuthorRole::Agent,
                     id: Some("agt_1".into()),
@@ -1435,6 +1445,7 @@ async fn finish_ends_an_assigned_conversation_and_releases_its_agent(
     let expected_conversation = Conversation {
         state: ConversationState::Resolved,
         updated_at: at(120),
+        ended_at: Some(at(120)),
         ..assigned
     };
     // The agent holds nothing now: an empty `active` list must come back as a list.
@@ -1489,6 +1500,7 @@ async fn finish_takes_a_queued_conversation_off_the_queue(store: Shared) -> anyh
     let expected = Conversation {
         state: ConversationState::Closed,
         updated_at: at(90),
+        ended_at: Some(at(90)),
         ..waiting
     };
     assert_eq!(finished, Some((expected.clone(), None)));
@@ -1511,6 +1523,7 @@ async fn finish_ends_a_conversation_still_with_the_bot(store: Shared) -> anyhow:
     let expected = Conversation {
         state: ConversationState::Closed,
         updated_at: at(5),
+        ended_at: Some(at(5)),
         ..with_bot
     };
     assert_eq!(finished, Some((expected.clone(), None)));
@@ -1921,5 +1934,145 @@ async fn redis_queue_lists_entries_already_in_service_order() -> anyhow::Result<
         .map(|w| w.conversation_id)
         .collect();
     assert_eq!(listed, ["c-0", "c-1", "c-2", "c-3"]);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// KPI cohorts and the webhook outbox
+// ---------------------------------------------------------------------------------------------
+
+async fn conversations_created_lists_a_period_oldest_first(store: Shared) -> anyhow::Result<()> {
+    for (id, seconds) in [("c3", 2), ("c1", 0), ("c2", 1), ("c4", 86_400)] {
+        let mut c = conversation(id);
+        c.created_at = at(seconds);
+        store.create_conversation(&c).await?;
+    }
+    let ids = |cs: Vec<Conversation>| cs.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.conversations_created(at(0), at(2), 100).await?),
+        ["c1", "c2"],
+        "from inclusive, to exclusive"
+    );
+    assert_eq!(
+        ids(store.conversations_created(at(0), at(90_000), 100).await?),
+        ["c1", "c2", "c3", "c4"]
+    );
+    assert_eq!(
+        ids(store.conversations_created(at(0), at(90_000), 1).await?),
+        ["c1"]
+    );
+    assert!(store
+        .conversations_created(at(5), at(5), 100)
+        .await?
+        .is_empty());
+    // A later write of the record is what the listing returns.
+    let mut c2 = conversation("c2");
+    c2.created_at = at(1);
+    c2.state = ConversationState::Closed;
+    store.put_conversation(&c2).await?;
+    let listed = store.conversations_created(at(1), at(2), 10).await?;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].state, ConversationState::Closed);
+    Ok(())
+}
+
+fn webhook(id: &str) -> gateway::webhooks::Webhook {
+    gateway::webhooks::Webhook {
+        id: id.into(),
+        url: "https://example.com/hook".into(),
+        events: vec!["message.created".into()],
+        secret: "whsec_c2VjcmV0".into(),
+        description: Some("订单系统".into()),
+        created_at: t0(),
+    }
+}
+
+async fn webhooks_are_stored_listed_and_deleted(store: Shared) -> anyhow::Result<()> {
+    store.put_webhook(&webhook("wh_b")).await?;
+    store.put_webhook(&webhook("wh_a")).await?;
+    let listed = store.list_webhooks().await?;
+    assert_eq!(listed, vec![webhook("wh_a"), webhook("wh_b")]);
+    assert!(store.delete_webhook("wh_a").await?);
+    assert!(!store.delete_webhook("wh_a").await?);
+    assert_eq!(store.list_webhooks().await?, vec![webhook("wh_b")]);
+    Ok(())
+}
+
+fn delivery(id: &str, due: DateTime<Utc>) -> gateway::webhooks::Delivery {
+    gateway::webhooks::Delivery {
+        id: id.into(),
+        webhook_id: "wh_1".into(),
+        event_id: format!("evt_{id}"),
+        event_type: "message.created".into(),
+        body: r#"{"id":"evt","data":{"text":"你好\n"}}"#.into(),
+        attempts: 0,
+        created_at: t0(),
+        next_at: due,
+    }
+}
+
+async fn deliveries_are_claimed_once_per_lease_and_settled(store: Shared) -> anyhow::Result<()> {
+    store
+        .enqueue_deliveries(&[
+            delivery("d1", at(0)),
+            delivery("d3", at(0)),
+            delivery("d2", at(10)),
+        ])
+        .await?;
+    let ids =
+        |ds: &[gateway::webhooks::Delivery]| ds.iter().map(|d| d.id.clone()).collect::<Vec<_>>();
+    let first = store.claim_deliveries(at(0), at(60), 10).await?;
+    assert_eq!(ids(&first), ["d1", "d3"], "what is due, oldest due first");
+    assert_eq!(
+        first[0].body,
+        delivery("d1", at(0)).body,
+        "the body unchanged"
+    );
+    assert_eq!(first[0].next_at, at(60), "held until the lease ends");
+    assert!(store.claim_deliveries(at(0), at(60), 10).await?.is_empty());
+    assert_eq!(
+        ids(&store.claim_deliveries(at(10), at(70), 10).await?),
+        ["d2"]
+    );
+
+    store.settle_delivery(&first[0], None).await?;
+    let mut retry = first[1].clone();
+    retry.attempts = 1;
+    store.settle_delivery(&retry, Some(at(100))).await?;
+    assert!(
+        store
+            .claim_deliveries(at(65), at(125), 10)
+            .await?
+            .is_empty(),
+        "d2 is still leased, d3 not due yet, d1 gone"
+    );
+    assert_eq!(
+        ids(&store.claim_deliveries(at(71), at(131), 10).await?),
+        ["d2"],
+        "an unsettled delivery is due again when its lease ends"
+    );
+    let again = store.claim_deliveries(at(100), at(160), 10).await?;
+    assert_eq!(ids(&again), ["d3"]);
+    assert_eq!(again[0].attempts, 1);
+    store.settle_delivery(&again[0], None).await?;
+    assert!(store
+        .claim_deliveries(at(1_000), at(1_060), 10)
+        .await?
+        .iter()
+        .all(|d| d.id == "d2"));
+    Ok(())
+}
+
+async fn concurrent_claims_take_a_due_delivery_once(store: Shared) -> anyhow::Result<()> {
+    store.enqueue_deliveries(&[delivery("d1", at(0))]).await?;
+    let claims = (0..10).map(|_| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { store.claim_deliveries(at(1), at(61), 5).await })
+    });
+    let mut taken = 0;
+    for claim in futures_util::future::join_all(claims).await {
+        taken += claim??.len();
+    }
+    assert_eq!(taken, 1);
     Ok(())
 }

@@ -32,5 +32,9 @@ mod rating;
 mod routing;
 #[path = "api/routing_policy.rs"]
 mod routing_policy;
+#[path = "api/stats.rs"]
+mod stats;
+#[path = "api/webhooks.rs"]
+mod webhooks;
 #[path = "api/websocket.rs"]
 mod websocket;

@@ -48,7 +48,7 @@ pub async fn create(
         name,
         role,
         prefix: token.chars().take(12).collect(),
-        created_at: chrono::Utc::now(),
+        created_at: state.now(),
     };
     state.store.put_api_key(&key).await?;
     state

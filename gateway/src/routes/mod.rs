@@ -9,6 +9,8 @@ mod nlu;
 mod ops;
 mod pages;
 mod qa;
+mod stats;
+mod webhooks;
 mod ws;
 
 use crate::error::ApiError;
@@ -99,7 +101,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/api-keys/{id}", web::delete().to(api_keys::delete))
                 .route("/qa/flags", web::get().to(qa::flags))
                 .route("/qa/phrases", web::get().to(qa::phrases))
-                .route("/qa/phrases", web::put().to(qa::replace_phrases)),
+                .route("/qa/phrases", web::put().to(qa::replace_phrases))
+                .route("/stats", web::get().to(stats::get))
+                .route("/webhooks", web::post().to(webhooks::create))
+                .route("/webhooks", web::get().to(webhooks::list))
+                .route("/webhooks/{id}", web::delete().to(webhooks::delete))
+                .route(
+                    "/webhooks/{id}/deliveries",
+                    web::get().to(webhooks::deliveries),
+                ),
         )
         .default_service(web::to(not_found));
 }

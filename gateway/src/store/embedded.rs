@@ -11,6 +11,7 @@ use crate::domain::{
     Agent, AgentPatch, ApiKey, Conversation, ConversationState, GapRecord, Message, NewMessage,
     RoutingRecord, StoredContext, TokenOwner,
 };
+use crate::webhooks::{Delivery, Webhook};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -23,6 +24,9 @@ use std::time::Duration;
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
 const CONVERSATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("conversations");
+/// (creation time in Unix milliseconds, conversation id): the KPIs' cohort index.
+const CONVERSATIONS_BY_TIME: TableDefinition<(i64, &str), ()> =
+    TableDefinition::new("conversations_by_time");
 const MESSAGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("messages");
 /// (conversation id, client message id) → seq of the stored message.
 const CLIENT_IDS: TableDefinition<(&str, &str), u64> = TableDefinition::new("client_message_ids");
@@ -37,6 +41,11 @@ const GAPS: TableDefinition<u64, &[u8]> = TableDefinition::new("kb_gaps");
 /// (log name, n increasing) → JSON record.
 const LOGS: TableDefinition<(&str, u64), &str> = TableDefinition::new("logs");
 const API_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_keys");
+const WEBHOOKS: TableDefinition<&str, &[u8]> = TableDefinition::new("webhooks");
+/// Delivery id → [`Delivery`]: the webhook outbox.
+const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("webhook_outbox");
+/// (due time in Unix milliseconds, delivery id): what the outbox sends next.
+const OUTBOX_DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("webhook_outbox_due");
 /// Scoped key hash → (expiry as Unix milliseconds, idempotency record JSON).
 const IDEMPOTENCY: TableDefinition<&str, (i64, &str)> = TableDefinition::new("idempotency");
 
@@ -96,6 +105,7 @@ impl EmbeddedStore {
         txn.open_table(META)?;
         txn.open_table(TOKENS)?;
         txn.open_table(CONVERSATIONS)?;
+        txn.open_table(CONVERSATIONS_BY_TIME)?;
         txn.open_table(MESSAGES)?;
         txn.open_table(CLIENT_IDS)?;
         txn.open_table(CONTEXTS)?;
@@ -106,6 +116,9 @@ impl EmbeddedStore {
         txn.open_table(GAPS)?;
         txn.open_table(LOGS)?;
         txn.open_table(API_KEYS)?;
+        txn.open_table(WEBHOOKS)?;
+        txn.open_table(OUTBOX)?;
+        txn.open_table(OUTBOX_DUE)?;
         txn.open_table(IDEMPOTENCY)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db) })
@@ -233,6 +246,49 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn create_conversation(&self, conversation: &Conversation) -> Result<(), StoreError> {
+        let id = conversation.id.clone();
+        let at = conversation.created_at.timestamp_millis();
+        let bytes = encode(conversation)?;
+        self.run(move |db| {
+            let txn = db.begin_write()?;
+            txn.open_table(CONVERSATIONS)?
+                .insert(id.as_str(), bytes.as_slice())?;
+            txn.open_table(CONVERSATIONS_BY_TIME)?
+                .insert((at, id.as_str()), ())?;
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn conversations_created(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
+        self.run(move |db| {
+            let txn = db.begin_read()?;
+            let index = txn.open_table(CONVERSATIONS_BY_TIME)?;
+            let conversations = txn.open_table(CONVERSATIONS)?;
+            let mut out = Vec::new();
+            if from >= to {
+                return Ok(out);
+            }
+            for entry in index.range((from, "")..(to, ""))?.take(limit) {
+                let (key, _) = entry?;
+                let (_, id) = key.value();
+                if let Some(conversation) = read_in::<Conversation>(&conversations, id)? {
+                    out.push(conversation);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
         self.get_json(CONVERSATIONS, id).await
     }
@@ -279,7 +335,7 @@ impl Store for EmbeddedStore {
                     seq: last + 1,
                     author: message.author,
                     text: message.text,
-                    created_at: Utc::now(),
+                    created_at: message.created_at,
                     client_message_id: message.client_message_id,
                     bot: message.bot,
                 };
@@ -649,6 +705,7 @@ impl Store for EmbeddedStore {
                 }
                 conversation.state = state;
                 conversation.updated_at = now;
+                conversation.ended_at = Some(now);
                 conversations
                     .insert(conversation_id.as_str(), encode(&conversation)?.as_slice())?;
                 (conversation, released)
@@ -816,6 +873,107 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn put_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        self.put_json(WEBHOOKS, &webhook.id, webhook).await
+    }
+
+    async fn list_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
+        self.list_json(WEBHOOKS).await
+    }
+
+    async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError> {
+        self.delete_key(WEBHOOKS, id).await
+    }
+
+    async fn enqueue_deliveries(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
+        let rows: Vec<(String, i64, Vec<u8>)> = deliveries
+            .iter()
+            .map(|d| Ok((d.id.clone(), d.next_at.timestamp_millis(), encode(d)?)))
+            .collect::<Result<_, StoreError>>()?;
+        self.run(move |db| {
+            let txn = db.begin_write()?;
+            {
+                let mut outbox = txn.open_table(OUTBOX)?;
+                let mut due = txn.open_table(OUTBOX_DUE)?;
+                for (id, at, bytes) in &rows {
+                    outbox.insert(id.as_str(), bytes.as_slice())?;
+                    due.insert((*at, id.as_str()), ())?;
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let (now, lease) = (now.timestamp_millis(), lease_until);
+        self.run(move |db| {
+            let txn = db.begin_write()?;
+            let mut claimed = Vec::new();
+            {
+                let mut outbox = txn.open_table(OUTBOX)?;
+                let mut due = txn.open_table(OUTBOX_DUE)?;
+                let mut keys = Vec::new();
+                for entry in due.range(..(now + 1, ""))?.take(limit) {
+                    let (key, _) = entry?;
+                    let (at, id) = key.value();
+                    keys.push((at, id.to_owned()));
+                }
+                for (at, id) in keys {
+                    due.remove((at, id.as_str()))?;
+                    let Some(mut delivery) = read_in::<Delivery>(&outbox, &id)? else {
+                        continue;
+                    };
+                    delivery.next_at = lease;
+                    outbox.insert(id.as_str(), encode(&delivery)?.as_slice())?;
+                    due.insert((lease.timestamp_millis(), id.as_str()), ())?;
+                    claimed.push(delivery);
+                }
+            }
+            txn.commit()?;
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn settle_delivery(
+        &self,
+        delivery: &Delivery,
+        next_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let mut delivery = delivery.clone();
+        self.run(move |db| {
+            let txn = db.begin_write()?;
+            {
+                let mut outbox = txn.open_table(OUTBOX)?;
+                let mut due = txn.open_table(OUTBOX_DUE)?;
+                // Whatever due time the stored record holds (the lease) goes.
+                if let Some(stored) = read_in::<Delivery>(&outbox, &delivery.id)? {
+                    due.remove((stored.next_at.timestamp_millis(), delivery.id.as_str()))?;
+                }
+                match next_at {
+                    Some(at) => {
+                        delivery.next_at = at;
+                        outbox.insert(delivery.id.as_str(), encode(&delivery)?.as_slice())?;
+                        due.insert((at.timestamp_millis(), delivery.id.as_str()), ())?;
+                    }
+                    None => {
+                        outbox.remove(delivery.id.as_str())?;
+                    }
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn put_article(&self, article: &kb::Article) -> Result<(), StoreError> {
         self.put_json(ARTICLES, &article.id, article).await
     }
@@ -878,6 +1036,7 @@ mod tests {
 
     fn customer_message(text: &str, client_id: Option<&str>) -> NewMessage {
         NewMessage {
+            created_at: Utc::now(),
             author: Author {
                 role: AuthorRole::Customer,
                 id: None,

@@ -17,7 +17,9 @@ use crate::domain::{
     Agent, AgentPatch, ApiKey, Conversation, ConversationState, GapRecord, Message, NewMessage,
     RoutingRecord, StoredContext, TokenOwner,
 };
+use crate::webhooks::{Delivery, Webhook};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +91,16 @@ pub trait Store: Send + Sync + 'static {
     async fn get_token(&self, token_hash: &str) -> Result<Option<TokenOwner>, StoreError>;
 
     async fn put_conversation(&self, conversation: &Conversation) -> Result<(), StoreError>;
+    /// Stores a new conversation and indexes it by its creation time, in one step.
+    async fn create_conversation(&self, conversation: &Conversation) -> Result<(), StoreError>;
+    /// Conversations created at or after `from` and before `to`, oldest first, at most
+    /// `limit` (the KPIs' cohort).
+    async fn conversations_created(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Conversation>, StoreError>;
     async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError>;
 
     /// Appends a message with the next `seq`, durably, unless its `client_message_id` was
@@ -276,6 +288,30 @@ pub trait Store: Send + Sync + 'static {
     async fn push_log(&self, log: &str, record: &str, cap: usize) -> Result<(), StoreError>;
     /// The newest `limit` records of the named log, newest first.
     async fn read_log(&self, log: &str, limit: usize) -> Result<Vec<String>, StoreError>;
+
+    async fn put_webhook(&self, webhook: &Webhook) -> Result<(), StoreError>;
+    async fn list_webhooks(&self) -> Result<Vec<Webhook>, StoreError>;
+    /// True when it existed.
+    async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Adds deliveries to the outbox, due at their `next_at`, all in one step.
+    async fn enqueue_deliveries(&self, deliveries: &[Delivery]) -> Result<(), StoreError>;
+    /// Takes up to `limit` deliveries due at `now` (oldest due first) and holds them until
+    /// `lease_until`: meanwhile no other claim returns them; unsettled, they are due again
+    /// after it. One step.
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+    /// Stores a claimed delivery's new state and makes it due at `next_at`, or, with
+    /// `None`, removes it from the outbox (delivered, out of attempts, or its webhook gone).
+    async fn settle_delivery(
+        &self,
+        delivery: &Delivery,
+        next_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
 
     async fn put_article(&self, article: &kb::Article) -> Result<(), StoreError>;
     async fn get_article(&self, id: &str) -> Result<Option<kb::Article>, StoreError>;

@@ -26,6 +26,10 @@
 //! | `P:{shop}:api_keys`          | hash       | key id → [`ApiKey`] JSON                      |
 //! | `P:{shop}:idem:{hash}`       | string     | idempotency claim or response JSON, with TTL  |
 //! | `P:{shop}:log:{name}`        | list       | JSON records, newest first, capped            |
+//! | `P:{shop}:conv_by_time`      | sorted set | conversation ids, score = creation time (ms)  |
+//! | `P:{shop}:webhooks`          | hash       | webhook id → [`Webhook`] JSON                 |
+//! | `P:{shop}:outbox`            | hash       | delivery id → [`Delivery`] JSON               |
+//! | `P:{shop}:outbox:due`        | sorted set | delivery ids, score = when due (ms)           |
 //!
 //! A queue rank is 16 hex digits and the conversation id: the router's rank (the handoff time
 //! less the fixed part of the priority score, milliseconds, ascending), order-preserving and
@@ -52,6 +56,7 @@ use crate::domain::{
     RoutingRecord, StoredContext, TokenOwner,
 };
 use crate::idempotency::{Claim as Claim_, Record, StoredResponse};
+use crate::webhooks::{Delivery, Webhook};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -208,7 +213,7 @@ fn unnumbered(
         seq: 0,
         author: message.author,
         text: message.text,
-        created_at: Utc::now(),
+        created_at: message.created_at,
         client_message_id: message.client_message_id,
         bot: message.bot,
     };
@@ -233,6 +238,7 @@ struct Scripts {
     patch_agent: Script,
     delete_idle_agent: Script,
     write_articles: Script,
+    claim_deliveries: Script,
 }
 
 impl Scripts {
@@ -251,6 +257,7 @@ impl Scripts {
             note_agent_reply: with_prelude(include_str!("scripts/note_agent_reply.lua")),
             patch_agent: with_prelude(include_str!("scripts/patch_agent.lua")),
             delete_idle_agent: Script::new(include_str!("scripts/delete_idle_agent.lua")),
+            claim_deliveries: Script::new(include_str!("scripts/claim_deliveries.lua")),
             write_articles: Script::new(include_str!("scripts/write_articles.lua")),
         }
     }
@@ -437,6 +444,58 @@ impl Store for RedisStore {
         let key = self.id_key("conv", &conversation.id);
         self.query(redis::cmd("SET").arg(key).arg(encode(conversation)?))
             .await
+    }
+
+    async fn create_conversation(&self, conversation: &Conversation) -> Result<(), StoreError> {
+        // One MULTI: the record and its place in the time index land together (both keys
+        // carry the shop's hash tag, so a cluster keeps them on one node).
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("SET")
+            .arg(self.id_key("conv", &conversation.id))
+            .arg(encode(conversation)?)
+            .ignore()
+            .cmd("ZADD")
+            .arg(self.key("conv_by_time"))
+            .arg(conversation.created_at.timestamp_millis())
+            .arg(&conversation.id)
+            .ignore();
+        let mut connection = self.connection.clone();
+        let () = pipe.query_async(&mut connection).await?;
+        Ok(())
+    }
+
+    async fn conversations_created(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
+        if from >= to || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = self
+            .query(
+                redis::cmd("ZRANGE")
+                    .arg(self.key("conv_by_time"))
+                    .arg(from)
+                    .arg(format!("({to}"))
+                    .arg("BYSCORE")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(limit),
+            )
+            .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let keys: Vec<String> = chunk.iter().map(|id| self.id_key("conv", id)).collect();
+            let raws: Vec<Option<String>> = self.query(redis::cmd("MGET").arg(keys)).await?;
+            for raw in raws.into_iter().flatten() {
+                out.push(decode(&raw)?);
+            }
+        }
+        Ok(out)
     }
 
     async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
@@ -917,6 +976,106 @@ impl Store for RedisStore {
                 .arg(stop),
         )
         .await
+    }
+
+    async fn put_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        self.hash_put("webhooks", &webhook.id, webhook).await
+    }
+
+    async fn list_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
+        self.hash_values("webhooks", |w: &Webhook| w.id.as_str())
+            .await
+    }
+
+    async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError> {
+        self.hash_delete("webhooks", id).await
+    }
+
+    async fn enqueue_deliveries(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for delivery in deliveries {
+            pipe.cmd("HSET")
+                .arg(self.key("outbox"))
+                .arg(&delivery.id)
+                .arg(encode(delivery)?)
+                .ignore()
+                .cmd("ZADD")
+                .arg(self.key("outbox:due"))
+                .arg(delivery.next_at.timestamp_millis())
+                .arg(&delivery.id)
+                .ignore();
+        }
+        let mut connection = self.connection.clone();
+        let () = pipe.query_async(&mut connection).await?;
+        Ok(())
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut connection = self.connection.clone();
+        let raws: Vec<String> = self
+            .scripts
+            .claim_deliveries
+            .key(self.key("outbox:due"))
+            .key(self.key("outbox"))
+            .arg(now.timestamp_millis())
+            .arg(lease_until.timestamp_millis())
+            .arg(limit)
+            .invoke_async(&mut connection)
+            .await?;
+        raws.iter()
+            .map(|raw| {
+                let mut delivery: Delivery = decode(raw)?;
+                delivery.next_at = lease_until;
+                Ok(delivery)
+            })
+            .collect()
+    }
+
+    async fn settle_delivery(
+        &self,
+        delivery: &Delivery,
+        next_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        match next_at {
+            Some(at) => {
+                let mut delivery = delivery.clone();
+                delivery.next_at = at;
+                pipe.cmd("HSET")
+                    .arg(self.key("outbox"))
+                    .arg(&delivery.id)
+                    .arg(encode(&delivery)?)
+                    .ignore()
+                    .cmd("ZADD")
+                    .arg(self.key("outbox:due"))
+                    .arg(at.timestamp_millis())
+                    .arg(&delivery.id)
+                    .ignore();
+            }
+            None => {
+                pipe.cmd("HDEL")
+                    .arg(self.key("outbox"))
+                    .arg(&delivery.id)
+                    .ignore()
+                    .cmd("ZREM")
+                    .arg(self.key("outbox:due"))
+                    .arg(&delivery.id)
+                    .ignore();
+            }
+        }
+        let mut connection = self.connection.clone();
+        let () = pipe.query_async(&mut connection).await?;
+        Ok(())
     }
 
     async fn put_article(&self, article: &kb::Article) -> Result<(), StoreError> {

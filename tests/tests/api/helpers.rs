@@ -54,6 +54,9 @@ fn settings(dir: &Path) -> Settings {
             conversations_per_address_per_window: 1_000,
             ..gateway::Limits::default()
         },
+        // Test receivers listen on loopback.
+        webhook_allow_private: true,
+        webhook_poll_ms: 50,
         ..Settings::default()
     }
 }

@@ -20,4 +20,6 @@ mod quality;
 mod rating;
 mod routing;
 mod routing_policy;
+mod stats;
+mod webhooks;
 mod websocket;

@@ -26,6 +26,7 @@ if type(assignee) == 'table' and type(assignee.id) == 'string' then
 end
 conversation.state = ARGV[2]
 conversation.updated_at = ARGV[3]
+conversation.ended_at = ARGV[3]
 local updated = encode(conversation)
 redis.call('SET', KEYS[1], updated)
 if released then
