@@ -62,7 +62,7 @@ struct Started {
 }
 
 /// An earlier conversation as the handoff package shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PreviousConversation {
     pub id: String,
     pub state: ConversationState,
@@ -76,7 +76,7 @@ pub struct PreviousConversation {
 }
 
 /// A customer as `GET /v1/customers/{id}` shows them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CustomerView {
     pub id: String,
     pub tags: Vec<String>,

@@ -14,7 +14,7 @@ pub const MAX_MESSAGE_CHARS: usize = 4000;
 pub const MAX_CLIENT_ID_CHARS: usize = 128;
 
 /// Where a conversation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationState {
     /// The bot holds it.
@@ -83,8 +83,13 @@ impl From<Locale> for String {
 }
 
 /// A message body: trimmed, not empty, at most [`MAX_MESSAGE_CHARS`] characters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schema(
+    value_type = String,
+    description = "A message body: trimmed, not empty, at most 4000 characters.",
+    example = "Where is my order?"
+)]
 pub struct MessageText(String);
 
 impl MessageText {
@@ -118,8 +123,13 @@ impl From<MessageText> for String {
 }
 
 /// A client's id for a message it sends, so that a retry never stores it twice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schema(
+    value_type = String,
+    description = "The client's id for a message (1 to 128 characters): a retry with the same id never stores it twice.",
+    example = "c-1f3a"
+)]
 pub struct ClientMessageId(String);
 
 impl ClientMessageId {
@@ -148,13 +158,15 @@ impl From<ClientMessageId> for String {
 }
 
 /// The customer of a conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Customer {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// `zh-CN`, `zh-TW` or `en`.
+    #[schema(value_type = String, example = "zh-CN")]
     pub locale: Locale,
     /// Only a verified customer can be VIP; anonymous customers never are.
     pub vip: bool,
@@ -164,14 +176,14 @@ pub struct Customer {
 }
 
 /// The agent holding a conversation, as customers see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Assignee {
     pub id: String,
     pub name: String,
 }
 
 /// A customer's rating of a resolved conversation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rating {
     pub rating: RatingValue,
     #[serde(default)]
@@ -181,7 +193,7 @@ pub struct Rating {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RatingValue {
     Satisfied,
@@ -189,7 +201,7 @@ pub enum RatingValue {
     Disappointed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RatingReason {
     Attitude,
@@ -199,7 +211,7 @@ pub enum RatingReason {
 }
 
 /// Where a conversation came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Widget,
@@ -207,7 +219,7 @@ pub enum Channel {
 }
 
 /// What the page told us when the conversation started.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PageContext {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
@@ -216,7 +228,7 @@ pub struct PageContext {
 }
 
 /// A conversation between one customer and the shop.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Conversation {
     pub id: String,
     pub state: ConversationState,
@@ -252,7 +264,7 @@ pub struct Conversation {
 }
 
 /// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthorRole {
     Customer,
@@ -261,7 +273,7 @@ pub enum AuthorRole {
     System,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Author {
     pub role: AuthorRole,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -271,7 +283,7 @@ pub struct Author {
 }
 
 /// One message of a conversation; `seq` is gap-free per conversation, starting at 1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     pub id: String,
     pub conversation_id: String,
@@ -281,8 +293,10 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_message_id: Option<String>,
-    /// What the bot decided, on the bot's own messages.
+    /// What the bot decided, on the bot's own messages: `decision`, `article_id`, `intent`,
+    /// `confidence`, `sentiment`, `reasons` (the bot crate's `BotMeta`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub bot: Option<bot::BotMeta>,
 }
 
@@ -298,7 +312,7 @@ pub struct NewMessage {
 }
 
 /// The role an agent account has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentRole {
     Agent,
@@ -368,7 +382,7 @@ pub enum TokenOwner {
 }
 
 /// What an API key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApiKeyRole {
     /// Everything an admin may do.
@@ -380,7 +394,7 @@ pub enum ApiKeyRole {
 }
 
 /// An API key's record; the key itself is shown once and kept only as a hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiKey {
     pub id: String,
     pub name: String,
@@ -391,7 +405,7 @@ pub struct ApiKey {
 }
 
 /// What happened in one routing record.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RoutingEvent {
     /// The router gave the conversation to `agent_id`.
@@ -421,22 +435,27 @@ impl RoutingEvent {
 }
 
 /// One routing decision or event, kept for `GET /v1/conversations/{id}/routing`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoutingRecord {
     pub at: DateTime<Utc>,
     #[serde(default)]
     pub event: RoutingEvent,
     pub agent_id: String,
-    /// Which rule chose the agent (assignments).
+    /// Which rule chose the agent (assignments): `target`, `sticky`, `only_candidate`,
+    /// `lowest_load`, `longest_idle` or `id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub rule: Option<router::Rule>,
     /// The conversation's priority score in its parts when it was served (assignments).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub score: Option<router::ScoreParts>,
     /// Preferred skills dropped by waiting (assignments).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub relaxed: Vec<String>,
+    /// The agents considered, with the parts of their scores.
     #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
     pub candidates: Vec<router::Candidate>,
     /// Where a transfer went: `skill:NAME` or `agent:ID`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -446,7 +465,7 @@ pub struct RoutingRecord {
 }
 
 /// A note an agent left with a transfer or an escalation, shown to the next agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HandoverNote {
     pub at: DateTime<Utc>,
     pub from_agent_id: String,
@@ -470,7 +489,19 @@ pub struct StoredContext {
 }
 
 /// Why a customer question counts as a knowledge-base gap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GapReason {
     /// The bot found no confident answer.

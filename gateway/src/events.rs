@@ -7,14 +7,14 @@ use crate::domain::{Assignee, AuthorRole, Conversation, ConversationState, Custo
 use serde::{Deserialize, Serialize};
 
 /// A queued conversation's place, as the customer sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct QueueView {
     pub position: usize,
     pub eta_seconds: u64,
 }
 
 /// A conversation as the contract shows it: the record plus its live queue place.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ConversationView {
     #[serde(flatten)]
     pub conversation: Conversation,
@@ -23,7 +23,7 @@ pub struct ConversationView {
 }
 
 /// The customer's part of the handoff package.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ContextCustomer {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,19 +51,29 @@ impl From<&Customer> for ContextCustomer {
 }
 
 /// The handoff context an agent reads (`GET /v1/conversations/{id}/context`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ContextView {
     pub conversation_id: String,
     pub summary: String,
     pub customer: ContextCustomer,
     /// The customer's messages while the bot held the conversation.
     pub questions: Vec<String>,
+    /// Intent labels (`order_status`, `return_refund`, ...).
+    #[schema(value_type = Vec<String>)]
     pub intents: Vec<models::Intent>,
+    /// `order_ids`, `phones`, `amounts`, `emails`, `tracking_numbers`.
+    #[schema(value_type = Object)]
     pub entities: bot::Entities,
+    /// `{"question", "article_id", "answer"}` for each answer the bot gave.
+    #[schema(value_type = Vec<Object>)]
     pub bot_attempts: Vec<bot::BotAttempt>,
+    /// Why it went to a person (`explicit_request`, `customer_button`, `anger`, ...).
+    #[schema(value_type = Vec<String>)]
     pub handoff_reasons: Vec<bot::HandoffReason>,
     pub required_skills: Vec<String>,
     pub priority: i64,
+    /// `zh` or `en`.
+    #[schema(value_type = String)]
     pub language: models::Language,
     pub handed_off_at: chrono::DateTime<chrono::Utc>,
     /// Notes left by earlier agents with a transfer or an escalation, oldest first.
@@ -118,7 +128,8 @@ pub enum Event {
     },
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// An error: a stable snake_case `code` integrators match on, and a human `message`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,

@@ -22,7 +22,7 @@ pub const GAPS_WINDOW: usize = 5_000;
 pub const GAP_EXAMPLES: usize = 5;
 
 /// An article as clients send it; `id` is generated when absent.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArticleIn {
     pub id: Option<String>,
@@ -134,7 +134,7 @@ pub fn parse_article(input: ArticleIn, id: Option<&str>) -> Result<kb::Article, 
 }
 
 /// One broken row of an import.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RowError {
     /// The line of the input where the row starts (1-based).
     pub line: u64,
@@ -144,7 +144,7 @@ pub struct RowError {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
@@ -153,7 +153,7 @@ pub struct ImportReport {
 }
 
 /// A gap group as the admin sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct GapView {
     /// The most recent wording of this question.
     pub question: String,

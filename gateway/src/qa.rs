@@ -28,7 +28,7 @@ pub const REPEAT_SIMILARITY: f32 = 0.9;
 pub const REPEAT_MIN_CHARS: usize = 12;
 
 /// One forbidden phrase and what to say instead.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Phrase {
     /// What is looked for (any case, width or script variant of it).
     pub phrase: String,
@@ -40,7 +40,7 @@ pub struct Phrase {
 }
 
 /// What a flag is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FlagKind {
     ForbiddenPhrase,
@@ -48,7 +48,7 @@ pub enum FlagKind {
 }
 
 /// One problem found in a draft.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Flag {
     pub kind: FlagKind,
     /// The configured phrase that matched (forbidden phrases).
@@ -65,7 +65,7 @@ pub struct Flag {
 }
 
 /// A sent agent message that quality inspection flagged.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FlagRecord {
     pub conversation_id: String,
     pub agent_id: String,

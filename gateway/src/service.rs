@@ -39,7 +39,7 @@ pub struct NewConversation {
 }
 
 /// The answer to a posted message: the stored message and what the bot replied.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Posted {
     pub message: Message,
     pub replies: Vec<Message>,
@@ -59,7 +59,9 @@ pub struct NewAgent {
 }
 
 /// How an agent ends a conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Resolved,

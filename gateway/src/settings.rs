@@ -37,7 +37,8 @@ pub enum DemoSeed {
 pub struct Limits {
     /// Largest JSON body, in bytes.
     pub max_body_bytes: usize,
-    /// Customer messages one conversation may send per [`Limits::message_window_secs`].
+    /// Customer messages one conversation (one customer token) may send per
+    /// [`Limits::message_window_secs`] (`GATEWAY_MESSAGES_PER_WINDOW`).
     pub messages_per_window: u32,
     pub message_window_secs: u64,
     /// Open WebSockets per conversation or per agent.
@@ -204,7 +205,11 @@ impl Settings {
                 }
             };
         }
-        let numbers: [(&'static str, &mut u32); 9] = [
+        let numbers: [(&'static str, &mut u32); 10] = [
+            (
+                "GATEWAY_MESSAGES_PER_WINDOW",
+                &mut s.limits.messages_per_window,
+            ),
             (
                 "GATEWAY_API_KEY_REQUESTS_PER_WINDOW",
                 &mut s.limits.api_key_requests_per_window,
@@ -324,6 +329,21 @@ mod tests {
         );
         assert!(s.webhook_allow_private);
         assert_eq!(s.demo, DemoSeed::KnowledgeBase);
+        Ok(())
+    }
+
+    #[test]
+    fn limits_come_from_the_environment() -> Result<(), SettingsError> {
+        let s = from(&[
+            ("GATEWAY_MESSAGES_PER_WINDOW", "7"),
+            ("GATEWAY_API_KEY_REQUESTS_PER_WINDOW", "50"),
+            ("GATEWAY_CONVERSATIONS_PER_ADDRESS_PER_WINDOW", "3"),
+        ])?;
+        assert_eq!(s.limits.messages_per_window, 7);
+        assert_eq!(s.limits.api_key_requests_per_window, 50);
+        assert_eq!(s.limits.conversations_per_address_per_window, 3);
+        assert!(from(&[("GATEWAY_MESSAGES_PER_WINDOW", "many")])
+            .is_err_and(|e| e.name == "GATEWAY_MESSAGES_PER_WINDOW"));
         Ok(())
     }
 

@@ -176,7 +176,7 @@ fn derive(facts: &Facts, now: DateTime<Utc>) -> Derived {
 }
 
 /// p50 and p90 of a set of durations, nearest-rank.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Percentiles {
     pub p50: Option<f64>,
     pub p90: Option<f64>,
@@ -202,7 +202,7 @@ impl Percentiles {
 }
 
 /// Ratings by value.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RatingCounts {
     pub satisfied: usize,
     pub neutral: usize,
@@ -244,7 +244,7 @@ fn mean(values: &[f64]) -> Option<f64> {
 }
 
 /// The figures of a set of conversations (the whole cohort or one day of it).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     pub conversations: usize,
     pub bot_contained: usize,
@@ -333,7 +333,7 @@ impl Summary {
 }
 
 /// One agent's figures over the conversations they were assigned.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AgentSummary {
     pub agent_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -411,7 +411,7 @@ fn agent_summary(agent_id: &str, name: Option<String>, items: &[&Derived]) -> Ag
 }
 
 /// One local day of the cohort.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Day {
     pub date: NaiveDate,
     #[serde(flatten)]
@@ -422,7 +422,7 @@ pub struct Day {
 pub const MAX_COHORT: usize = 20_000;
 
 /// `GET /v1/stats`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Stats {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,

@@ -63,7 +63,7 @@ pub fn default_schedule() -> Vec<Duration> {
 }
 
 /// A registered webhook.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Webhook {
     pub id: String,
     pub url: String,
@@ -107,7 +107,7 @@ pub struct Delivery {
 }
 
 /// One attempt, as the delivery log shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attempt {
     pub delivery_id: String,
     pub event_id: String,

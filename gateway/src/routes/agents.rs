@@ -1,3 +1,4 @@
+use super::openapi as doc;
 use crate::auth::Principal;
 use crate::domain::{Agent, AgentPatch, AgentRole};
 use crate::error::ApiError;
@@ -12,15 +13,19 @@ use std::collections::BTreeSet;
 const MAX_CONCURRENT_LIMIT: u32 = 50;
 
 /// An agent as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Agent)]
 pub struct AgentView {
     id: String,
     name: String,
     role: AgentRole,
     skills: BTreeSet<String>,
     max_concurrent: u32,
+    #[schema(value_type = super::openapi::Presence)]
     status: router::Presence,
+    /// How many conversations the agent holds.
     load: usize,
+    /// The ids of the conversations the agent holds.
     conversations: Vec<String>,
     /// When the agent last got a conversation.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,16 +94,43 @@ fn parse_capacity(max: u32) -> Result<u32, ApiError> {
     Ok(max)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = CreateAgent)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIn {
+    /// 1 to 64 characters.
     name: String,
+    /// Up to 32 of a-z, 0-9, `_`, `-` (e.g. `aftersales`, `en`, `vip`).
     #[serde(default)]
     skills: Vec<String>,
+    /// 1 to 50; 5 when absent.
     max_concurrent: Option<u32>,
+    /// `agent` when absent.
     role: Option<AgentRole>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/agents",
+    operation_id = "agents_create",
+    tag = "agents",
+    description = "Admins create an agent account; its token is shown only here. Honours `Idempotency-Key` (409 `request_in_progress`, 422 `idempotency_key_reused`).",
+    params(
+        doc::IdempotencyKey,
+    ),
+    request_body = CreateIn,
+    responses(
+        (status = 201, description = "The agent and its token (shown once)", body = doc::AgentCreated),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, description = "`request_in_progress` (Idempotency-Key)", body = doc::ErrorResponse),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
@@ -117,6 +149,20 @@ pub async fn create(
     Ok(HttpResponse::Created().json(json!({"agent": AgentView::from(agent), "token": token})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/agents",
+    operation_id = "agents_list",
+    tag = "agents",
+    description = "Every agent, oldest first. Admins and supervisors (accounts or keys).",
+    responses(
+        (status = 200, description = "The agents (one page)", body = doc::Page<AgentView>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
@@ -152,6 +198,24 @@ fn self_or_overseer(principal: &Principal, id: &str) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/agents/{id}",
+    operation_id = "agents_get",
+    tag = "agents",
+    description = "An agent reads itself (`me` or its id); admins and supervisors read anyone.",
+    params(
+        ("id" = String, Path, description = "The agent id, or `me` for the calling agent"),
+    ),
+    responses(
+        (status = 200, description = "The agent", body = AgentView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get(
     state: web::Data<AppState>,
     principal: Principal,
@@ -162,7 +226,9 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(AgentView::from(state.agent(&id).await?)))
 }
 
-#[derive(Deserialize)]
+/// The fields to change; absent ones stay as they are.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = UpdateAgent)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateIn {
     name: Option<String>,
@@ -171,6 +237,28 @@ pub struct UpdateIn {
     role: Option<AgentRole>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/agents/{id}",
+    operation_id = "agents_update",
+    tag = "agents",
+    description = "Admins change an agent's name, skills, capacity or role.",
+    params(
+        ("id" = String, Path, description = "The agent id"),
+    ),
+    request_body = UpdateIn,
+    responses(
+        (status = 200, description = "The changed agent", body = AgentView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn update(
     state: web::Data<AppState>,
     principal: Principal,
@@ -190,6 +278,25 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(AgentView::from(agent)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/agents/{id}",
+    operation_id = "agents_delete",
+    tag = "agents",
+    description = "Admins delete an agent holding no conversation; its token stops working. 409 `agent_busy`.",
+    params(
+        ("id" = String, Path, description = "The agent id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "`agent_busy`: the agent holds conversations", body = doc::ErrorResponse),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     principal: Principal,
@@ -200,11 +307,35 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = SetPresence)]
 pub struct PresenceIn {
+    #[schema(value_type = super::openapi::Presence)]
     status: router::Presence,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/agents/{id}/presence",
+    operation_id = "agents_presence",
+    tag = "agents",
+    description = "An agent sets its own presence (`me` or its id); admins and supervisors set anyone's. An agent coming online may be given waiting conversations.",
+    params(
+        ("id" = String, Path, description = "The agent id, or `me` for the calling agent"),
+    ),
+    request_body = PresenceIn,
+    responses(
+        (status = 200, description = "The agent", body = AgentView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn presence(
     state: web::Data<AppState>,
     principal: Principal,
@@ -216,6 +347,24 @@ pub async fn presence(
     Ok(HttpResponse::Ok().json(AgentView::from(state.set_presence(&id, body.status).await?)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/agents/{id}/conversations",
+    operation_id = "agents_conversations",
+    tag = "agents",
+    description = "The conversations an agent holds now. The agent itself (`me` or its id); admins and supervisors for anyone.",
+    params(
+        ("id" = String, Path, description = "The agent id, or `me` for the calling agent"),
+    ),
+    responses(
+        (status = 200, description = "The held conversations", body = doc::Page<crate::events::ConversationView>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn conversations(
     state: web::Data<AppState>,
     principal: Principal,

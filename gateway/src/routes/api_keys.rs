@@ -1,6 +1,7 @@
 //! API keys for integrators and automation (admins only): created with a role, shown once,
 //! kept as a SHA-256 hash, listed without the secret, deleted to revoke.
 
+use super::openapi as doc;
 use crate::auth::{self, Principal};
 use crate::domain::{ApiKey, ApiKeyRole, TokenOwner};
 use crate::error::ApiError;
@@ -14,15 +15,39 @@ const MAX_NAME_CHARS: usize = 100;
 /// How many keys a shop may hold.
 const MAX_KEYS: usize = 100;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = CreateApiKey)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIn {
+    /// 1 to 100 characters.
     name: String,
     role: ApiKeyRole,
 }
 
 /// `POST /v1/api-keys {"name", "role": "admin" | "supervisor" | "integrator"}` → 201 with the
 /// key's record and the key itself (the only time it is shown).
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys",
+    operation_id = "api_keys_create",
+    tag = "api keys",
+    description = "Admins create a key with a role; the key is shown only here and kept as a hash. 409 `too_many_keys` past 100. Honours `Idempotency-Key` (409 `request_in_progress`, 422 `idempotency_key_reused`).",
+    params(
+        doc::IdempotencyKey,
+    ),
+    request_body = CreateIn,
+    responses(
+        (status = 201, description = "The key's record and the key (shown once)", body = doc::ApiKeyCreated),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, description = "`too_many_keys` or `request_in_progress`", body = doc::ErrorResponse),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
@@ -65,6 +90,20 @@ pub async fn create(
 }
 
 /// `GET /v1/api-keys`: every key's record, never the secret.
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys",
+    operation_id = "api_keys_list",
+    tag = "api keys",
+    description = "Admins only.",
+    responses(
+        (status = 200, description = "Every key's record", body = doc::Page<crate::domain::ApiKey>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
@@ -75,6 +114,24 @@ pub async fn list(
 }
 
 /// `DELETE /v1/api-keys/{id}`: the key stops working at once.
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys/{id}",
+    operation_id = "api_keys_delete",
+    tag = "api keys",
+    description = "Admins only.",
+    params(
+        ("id" = String, Path, description = "The key's id (`key_...`)"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     principal: Principal,

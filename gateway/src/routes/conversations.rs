@@ -1,3 +1,4 @@
+use super::openapi as doc;
 use crate::auth::Principal;
 use crate::domain::{
     Channel, ClientMessageId, Locale, MessageText, PageContext, RatingReason, RatingValue,
@@ -10,17 +11,25 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-#[derive(Deserialize, Default)]
+/// Who the customer is; all optional (an anonymous customer sends nothing).
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerIn {
+    /// The shop's own customer id (at most 128 characters).
     external_id: Option<String>,
     name: Option<String>,
+    /// `zh-CN`, `zh-TW` or `en`.
+    #[schema(value_type = Option<String>, example = "zh-CN")]
     locale: Option<Locale>,
+    /// Counts only for a verified (signed) customer.
     vip: Option<bool>,
+    /// Hex HMAC-SHA256(shop secret, `external_id`): the customer is verified and linked to
+    /// their history and tags.
     signature: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = CreateConversation)]
 pub struct CreateIn {
     #[serde(default)]
     customer: CustomerIn,
@@ -29,6 +38,26 @@ pub struct CreateIn {
     context: PageContext,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations",
+    operation_id = "conversations_create",
+    tag = "conversations",
+    description = "A customer starts a conversation (the widget, or a shop's server for `channel: api`). No authentication: the answer carries the customer token for the conversation's other routes. Rate-limited per client address. A `signature` that does not verify, or one sent while the shop secret is not set, is a 401. Honours `Idempotency-Key` (409 `request_in_progress`, 422 `idempotency_key_reused`).",
+    params(
+        doc::IdempotencyKey,
+    ),
+    request_body = CreateIn,
+    responses(
+        (status = 201, description = "The conversation and the customer token (shown once)", body = doc::ConversationCreated),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 409, description = "`request_in_progress` (Idempotency-Key)", body = doc::ErrorResponse),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    )
+)]
 pub async fn create(
     state: web::Data<AppState>,
     request: actix_web::HttpRequest,
@@ -98,6 +127,24 @@ pub async fn create(
     Ok(HttpResponse::Created().json(json!({"conversation": conversation, "token": token})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}",
+    operation_id = "conversations_get",
+    tag = "conversations",
+    description = "The conversation with its state, and its queue position and estimated wait when queued. Its own customer, the agent holding it, supervisors, admins, and supervisor or integrator keys.",
+    params(
+        ("id" = String, Path, description = "The conversation id"),
+    ),
+    responses(
+        (status = 200, description = "The conversation", body = crate::events::ConversationView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get(
     state: web::Data<AppState>,
     principal: Principal,
@@ -108,7 +155,8 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(state.view(conversation).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = NewMessage)]
 pub struct MessageIn {
     text: MessageText,
     /// Required to send; a draft checked with `check_only` needs none.
@@ -116,7 +164,8 @@ pub struct MessageIn {
 }
 
 /// A customer's message, or the reply of the agent holding the conversation.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PostQuery {
     /// Lint an agent's draft with quality inspection; nothing is stored or sent.
@@ -124,6 +173,32 @@ pub struct PostQuery {
     check_only: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/messages",
+    operation_id = "conversations_post_message",
+    tag = "conversations",
+    description = "The conversation's customer (while the bot holds it, `replies` carries the bot's answer), or the agent holding it (the reply goes out; quality-inspection `warnings` come back with it). A repeated `client_message_id` returns the original message and stores nothing. With `check_only=true` the holding agent lints a draft: 200 with the warnings, nothing stored or sent. 409 `conversation_ended` (closed) or `not_assigned` (the agent no longer holds it); 429 per conversation or per agent. Honours `Idempotency-Key` (409 `request_in_progress`, 422 `idempotency_key_reused`).",
+    params(
+        ("id" = String, Path, description = "The conversation id"),
+        PostQuery,
+        doc::IdempotencyKey,
+    ),
+    request_body = MessageIn,
+    responses(
+        (status = 201, description = "The stored message, the bot's replies and the conversation", body = crate::service::Posted),
+        (status = 200, description = "`check_only=true`: what quality inspection says of the draft", body = doc::DraftCheck),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "`conversation_ended`, `not_assigned` or `request_in_progress`", body = doc::ErrorResponse),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn post_message(
     state: web::Data<AppState>,
     principal: Principal,
@@ -166,12 +241,35 @@ pub async fn post_message(
     Ok(HttpResponse::Created().json(posted))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Messages after this `seq` (the previous page's `next_cursor`); 0 when absent.
     after_seq: Option<u64>,
+    /// 1 to 500; 100 when absent.
     limit: Option<usize>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}/messages",
+    operation_id = "conversations_list_messages",
+    tag = "conversations",
+    description = "The transcript, oldest first, a page at a time (`next_cursor` is the last `seq`, for `after_seq`). Whoever may read the conversation (see `GET /v1/conversations/{id}`).",
+    params(
+        ("id" = String, Path, description = "The conversation id"),
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of messages", body = doc::Page<crate::domain::Message>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list_messages(
     state: web::Data<AppState>,
     principal: Principal,
@@ -193,6 +291,27 @@ pub async fn list_messages(
     Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor})))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/handoff",
+    operation_id = "conversations_handoff",
+    tag = "conversations",
+    description = "The conversation's customer asks for a person; already queued or assigned answers as it is. 409 `conversation_ended`. Honours `Idempotency-Key` (409 `request_in_progress`, 422 `idempotency_key_reused`).",
+    params(
+        ("id" = String, Path, description = "The conversation id"),
+        doc::IdempotencyKey,
+    ),
+    responses(
+        (status = 200, description = "The conversation, queued or assigned", body = crate::events::ConversationView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "`conversation_ended` or `request_in_progress`", body = doc::ErrorResponse),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn handoff(
     state: web::Data<AppState>,
     principal: Principal,
@@ -203,6 +322,24 @@ pub async fn handoff(
     Ok(HttpResponse::Ok().json(state.request_handoff(&id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}/context",
+    operation_id = "conversations_context",
+    tag = "conversations",
+    description = "The handoff context: summary, customer with tags and earlier conversations, intents, entities, sentiment, bot attempts, handoff reasons, required skills, priority, notes and the transcript. The agent holding the conversation, supervisors, admins, and supervisor or integrator keys; never customers. 404 also when the conversation was never handed off.",
+    params(
+        ("id" = String, Path, description = "The conversation id"),
+    ),
+    responses(
+        (status = 200, description = "The handoff context", body = crate::events::ContextView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn context(
     state: web::Data<AppState>,
     principal: Principal,
@@ -216,6 +353,24 @@ pub async fn context(
     Ok(HttpResponse::Ok().json(state.context(&conversation).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}/routing",
+    operation_id = "conversations_routing",
+    tag = "conversations",
+    description = "Every routing decision and event for the conversation, with the candidates considered and the parts of their scores. Admins and supervisors (accounts or keys).",
+    params(
+        ("id" = String, Path, description = "The conversation id"),
+    ),
+    responses(
+        (status = 200, description = "The routing records, oldest first", body = doc::Items<crate::domain::RoutingRecord>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn routing(
     state: web::Data<AppState>,
     principal: Principal,
@@ -226,13 +381,38 @@ pub async fn routing(
     Ok(HttpResponse::Ok().json(json!({"items": state.store.routing(&id).await?})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = Resolve)]
 pub struct ResolveIn {
     outcome: Outcome,
     #[allow(dead_code)]
     note: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/resolve",
+    operation_id = "conversations_resolve",
+    tag = "conversations",
+    description = "The agent holding the conversation, or a supervisor or admin, ends it as `resolved` or `follow_up`; a resolved one may invite the customer to rate it. 409 `not_assigned`. Honours `Idempotency-Key` (409 `request_in_progress`, 422 `idempotency_key_reused`).",
+    params(
+        ("id" = String, Path, description = "The conversation id"),
+        doc::IdempotencyKey,
+    ),
+    request_body = ResolveIn,
+    responses(
+        (status = 200, description = "The ended conversation", body = crate::events::ConversationView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "`not_assigned` or `request_in_progress`", body = doc::ErrorResponse),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn resolve(
     state: web::Data<AppState>,
     principal: Principal,
@@ -248,14 +428,40 @@ pub async fn resolve(
     Ok(HttpResponse::Ok().json(state.resolve(&principal, &id, body.outcome).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = NewRating)]
 pub struct RatingIn {
     rating: RatingValue,
     #[serde(default)]
     reasons: Vec<RatingReason>,
+    /// At most 1000 characters.
     comment: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/rating",
+    operation_id = "conversations_rating",
+    tag = "conversations",
+    description = "The conversation's customer rates it once, after an agent resolved it. 409 `not_resolved` or `already_rated`. Honours `Idempotency-Key` (409 `request_in_progress`, 422 `idempotency_key_reused`).",
+    params(
+        ("id" = String, Path, description = "The conversation id"),
+        doc::IdempotencyKey,
+    ),
+    request_body = RatingIn,
+    responses(
+        (status = 201, description = "The conversation with its rating", body = crate::events::ConversationView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "`not_resolved`, `already_rated` or `request_in_progress`", body = doc::ErrorResponse),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn rating(
     state: web::Data<AppState>,
     principal: Principal,
@@ -277,6 +483,27 @@ pub async fn rating(
     Ok(HttpResponse::Created().json(state.rate(&id, rating, reasons, comment).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/close",
+    operation_id = "conversations_close",
+    tag = "conversations",
+    description = "The conversation's customer leaves; an agent holding it is told and freed. Closing an ended conversation answers it as it is. Honours `Idempotency-Key` (409 `request_in_progress`, 422 `idempotency_key_reused`).",
+    params(
+        ("id" = String, Path, description = "The conversation id"),
+        doc::IdempotencyKey,
+    ),
+    responses(
+        (status = 200, description = "The closed conversation", body = crate::events::ConversationView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "`request_in_progress` (Idempotency-Key)", body = doc::ErrorResponse),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn close(
     state: web::Data<AppState>,
     principal: Principal,
@@ -287,11 +514,14 @@ pub async fn close(
     Ok(HttpResponse::Ok().json(state.close(&id).await?))
 }
 
-#[derive(Deserialize)]
+/// Exactly one of `skill` and `agent_id`, and a note for the next agent.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = Transfer)]
 #[serde(deny_unknown_fields)]
 pub struct TransferIn {
     skill: Option<String>,
     agent_id: Option<String>,
+    /// Not blank, at most 2000 characters.
     note: String,
 }
 
@@ -311,6 +541,30 @@ fn note(text: &str) -> Result<String, ApiError> {
     Ok(note.to_owned())
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/transfer",
+    operation_id = "conversations_transfer",
+    tag = "conversations",
+    description = "The agent holding the conversation, or a supervisor or admin, sends it back to the queue for a skill or to one agent, with a note. 404 for an unknown `agent_id`; 409 `not_assigned`, `same_agent`, `agent_unavailable` or `no_agent_with_skill`. Honours `Idempotency-Key` (409 `request_in_progress`, 422 `idempotency_key_reused`).",
+    params(
+        ("id" = String, Path, description = "The conversation id"),
+        doc::IdempotencyKey,
+    ),
+    request_body = TransferIn,
+    responses(
+        (status = 200, description = "The conversation after the transfer", body = crate::events::ConversationView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "`not_assigned`, `same_agent`, `agent_unavailable`, `no_agent_with_skill` or `request_in_progress`", body = doc::ErrorResponse),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn transfer(
     state: web::Data<AppState>,
     principal: Principal,
@@ -345,12 +599,38 @@ pub async fn transfer(
     Ok(HttpResponse::Ok().json(state.transfer(&principal, &id, target, note).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = Escalate)]
 #[serde(deny_unknown_fields)]
 pub struct EscalateIn {
+    /// Not blank, at most 2000 characters.
     note: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/escalate",
+    operation_id = "conversations_escalate",
+    tag = "conversations",
+    description = "The agent holding the conversation, or a supervisor or admin, hands it to a supervisor with a note. 409 `not_assigned` or `no_supervisor`. Honours `Idempotency-Key` (409 `request_in_progress`, 422 `idempotency_key_reused`).",
+    params(
+        ("id" = String, Path, description = "The conversation id"),
+        doc::IdempotencyKey,
+    ),
+    request_body = EscalateIn,
+    responses(
+        (status = 200, description = "The conversation after the escalation", body = crate::events::ConversationView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "`not_assigned`, `no_supervisor` or `request_in_progress`", body = doc::ErrorResponse),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn escalate(
     state: web::Data<AppState>,
     principal: Principal,

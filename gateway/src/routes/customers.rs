@@ -1,5 +1,6 @@
 //! Customers: their tags (which follow them to every agent) and their conversations.
 
+use super::openapi as doc;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -18,6 +19,24 @@ fn require_service_team(principal: &Principal) -> Result<(), ApiError> {
 }
 
 /// `GET /v1/customers/{id}`: tags and conversations, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}",
+    operation_id = "customers_get",
+    tag = "customers",
+    description = "A customer's tags and conversations, newest first. The service team: admins, agents and supervisors (accounts or supervisor keys); not customers or integrator keys.",
+    params(
+        ("id" = String, Path, description = "The customer id (`customer.id` of a conversation)"),
+    ),
+    responses(
+        (status = 200, description = "The customer", body = crate::customers::CustomerView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get(
     state: web::Data<AppState>,
     principal: Principal,
@@ -27,13 +46,36 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(state.customer_view(&id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = SetTags)]
 #[serde(deny_unknown_fields)]
 pub struct TagsIn {
     tags: Vec<String>,
 }
 
 /// `PUT /v1/customers/{id}/tags`: replaces the customer's tags.
+#[utoipa::path(
+    put,
+    path = "/v1/customers/{id}/tags",
+    operation_id = "customers_put_tags",
+    tag = "customers",
+    description = "Replaces a customer's tags, which follow them to every agent. The service team (see `GET /v1/customers/{id}`).",
+    params(
+        ("id" = String, Path, description = "The customer id (`customer.id` of a conversation)"),
+    ),
+    request_body = TagsIn,
+    responses(
+        (status = 200, description = "The customer's tags", body = doc::CustomerTags),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn put_tags(
     state: web::Data<AppState>,
     principal: Principal,

@@ -1,5 +1,6 @@
 //! Knowledge-base administration (admin role; supervisors may read and search).
 
+use super::openapi as doc;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::import::{self, ImportError};
@@ -15,14 +16,37 @@ pub const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
 /// The longest search query, in characters.
 pub const MAX_QUERY_CHARS: usize = 500;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
+    /// The question; required, at most 500 characters.
     q: Option<String>,
+    /// `zh-CN`, `zh-TW` or `en`; every locale when absent.
+    #[param(value_type = Option<String>)]
     locale: Option<crate::domain::Locale>,
+    /// 1 to 50; 5 when absent.
     limit: Option<usize>,
 }
 
 /// What the bot would see for a question.
+#[utoipa::path(
+    get,
+    path = "/v1/kb/search",
+    operation_id = "kb_search",
+    tag = "knowledge base",
+    description = "The articles the bot would find for a question, best first. Anyone but customers (agents, supervisors, admins, API keys).",
+    params(
+        SearchQuery,
+    ),
+    responses(
+        (status = 200, description = "The hits (`article_id`, `question`, `score`, `matched`, ...)", body = doc::Items<Object>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn search(
     state: web::Data<AppState>,
     principal: Principal,
@@ -48,15 +72,38 @@ pub async fn search(
     Ok(HttpResponse::Ok().json(json!({ "items": hits })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// 1 to 1000; 100 when absent.
     limit: Option<usize>,
+    /// The previous page's `next_cursor` (the last id it showed).
     cursor: Option<String>,
+    /// Only this category (an intent label).
     category: Option<String>,
+    /// Only this locale.
     locale: Option<String>,
 }
 
 /// Articles sorted by id, paged with `cursor` (the last id of the previous page).
+#[utoipa::path(
+    get,
+    path = "/v1/kb/articles",
+    operation_id = "kb_list",
+    tag = "knowledge base",
+    description = "Anyone but customers (agents, supervisors, admins, API keys).",
+    params(
+        ListQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of articles", body = doc::Page<doc::Article>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
@@ -87,6 +134,24 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/kb/articles/{id}",
+    operation_id = "kb_get",
+    tag = "knowledge base",
+    description = "One article. Anyone but customers.",
+    params(
+        ("id" = String, Path, description = "The article id"),
+    ),
+    responses(
+        (status = 200, description = "The article", body = doc::Article),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get(
     state: web::Data<AppState>,
     principal: Principal,
@@ -96,6 +161,28 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(state.article(&id).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/kb/articles",
+    operation_id = "kb_create",
+    tag = "knowledge base",
+    description = "Admins add an article (its `id` is generated when absent); searchable within a second. 409 `article_exists`. Honours `Idempotency-Key` (409 `request_in_progress`, 422 `idempotency_key_reused`).",
+    params(
+        doc::IdempotencyKey,
+    ),
+    request_body = crate::knowledge::ArticleIn,
+    responses(
+        (status = 201, description = "The article", body = doc::Article),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, description = "`article_exists` or `request_in_progress`", body = doc::ErrorResponse),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
@@ -106,6 +193,28 @@ pub async fn create(
     Ok(HttpResponse::Created().json(state.create_article(article).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/kb/articles/{id}",
+    operation_id = "kb_replace",
+    tag = "knowledge base",
+    description = "Admins replace an existing article (a body `id` must match the path).",
+    params(
+        ("id" = String, Path, description = "The article id"),
+    ),
+    request_body = crate::knowledge::ArticleIn,
+    responses(
+        (status = 200, description = "The article", body = doc::Article),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn replace(
     state: web::Data<AppState>,
     principal: Principal,
@@ -117,6 +226,24 @@ pub async fn replace(
     Ok(HttpResponse::Ok().json(state.replace_article(article).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/kb/articles/{id}",
+    operation_id = "kb_delete",
+    tag = "knowledge base",
+    description = "Admins delete an article.",
+    params(
+        ("id" = String, Path, description = "The article id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     principal: Principal,
@@ -127,23 +254,28 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+/// `upsert` (the default) keeps articles absent from the import; `replace` deletes them.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Upsert,
     Replace,
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     Json,
     Csv,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
+    #[param(inline)]
     mode: Option<Mode>,
+    /// `json` or `csv`; from `Content-Type` when absent (`text/csv` is CSV).
+    #[param(inline)]
     format: Option<Format>,
 }
 
@@ -178,6 +310,29 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes
 
 /// `POST /v1/kb/import?mode=upsert|replace[&format=json|csv]`: valid rows are written,
 /// broken rows are reported with their line.
+#[utoipa::path(
+    post,
+    path = "/v1/kb/import",
+    operation_id = "kb_import",
+    tag = "knowledge base",
+    description = "Admins import articles: a JSON array of articles, or CSV with the same columns (`similar` separated by `|`), at most 5 MiB. Valid rows are written, broken rows reported with their line. Honours `Idempotency-Key` (409 `request_in_progress`, 422 `idempotency_key_reused`).",
+    params(
+        ImportQuery,
+        doc::IdempotencyKey,
+    ),
+    request_body(content((Vec<crate::knowledge::ArticleIn> = "application/json"), (String = "text/csv"))),
+    responses(
+        (status = 200, description = "What the import did", body = crate::knowledge::ImportReport),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, description = "`request_in_progress` (Idempotency-Key)", body = doc::ErrorResponse),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn import(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -202,12 +357,33 @@ pub async fn import(
     Ok(HttpResponse::Ok().json(report))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
+    /// `json` (the default, the import's format) or `csv`.
+    #[param(inline)]
     format: Option<Format>,
 }
 
 /// Every article, as JSON (the import's format) or CSV.
+#[utoipa::path(
+    get,
+    path = "/v1/kb/export",
+    operation_id = "kb_export",
+    tag = "knowledge base",
+    description = "Admins and supervisors (accounts or keys).",
+    params(
+        ExportQuery,
+    ),
+    responses(
+        (status = 200, description = "Every article", content((Vec<doc::Article> = "application/json"), (String = "text/csv; charset=utf-8"))),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn export(
     state: web::Data<AppState>,
     principal: Principal,
@@ -227,12 +403,32 @@ pub async fn export(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GapsQuery {
+    /// 1 to 500; 50 when absent.
     limit: Option<usize>,
 }
 
 /// Questions the bot could not answer, grouped, most frequent first.
+#[utoipa::path(
+    get,
+    path = "/v1/kb/gaps",
+    operation_id = "kb_gaps",
+    tag = "knowledge base",
+    description = "Customer questions the bot could not answer, handed off, or was rated badly on, grouped by similarity: the list to write new articles from. Admins and supervisors (accounts or keys).",
+    params(
+        GapsQuery,
+    ),
+    responses(
+        (status = 200, description = "The gap groups", body = doc::Items<crate::knowledge::GapView>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn gaps(
     state: web::Data<AppState>,
     principal: Principal,

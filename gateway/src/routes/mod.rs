@@ -6,6 +6,7 @@ mod conversations;
 mod customers;
 mod kb;
 mod nlu;
+pub mod openapi;
 mod ops;
 mod pages;
 mod qa;
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .wrap(actix_web::middleware::from_fn(
                     crate::idempotency::middleware,
                 ))
+                .route("/openapi.json", web::get().to(openapi::document))
                 .route("/conversations", web::post().to(conversations::create))
                 .route("/conversations/{id}", web::get().to(conversations::get))
                 .route(

@@ -185,22 +185,92 @@ static ASSETS: [(&str, Asset); 6] = [
     ),
 ];
 
+/// The demo shop page with the widget.
+#[utoipa::path(
+    get,
+    path = "/",
+    operation_id = "pages_shop",
+    tag = "pages",
+    description = "Compiled into the binary; answers HEAD too. Carries an `ETag`: a request \
+                   with a matching `If-None-Match` gets 304. No authentication.",
+    responses(
+        (status = 200, description = "The demo shop page with the widget.", body = String, content_type = "text/html; charset=utf-8"),
+        (status = 304, description = "Not modified (`If-None-Match` matched the `ETag`)"),
+    )
+)]
 pub async fn shop(req: HttpRequest) -> HttpResponse {
     SHOP.respond(&req)
 }
 
+/// The embeddable widget (one script tag).
+#[utoipa::path(
+    get,
+    path = "/widget.js",
+    operation_id = "pages_widget",
+    tag = "pages",
+    description = "Compiled into the binary; answers HEAD too. Carries an `ETag`: a request \
+                   with a matching `If-None-Match` gets 304. No authentication.",
+    responses(
+        (status = 200, description = "The embeddable widget (one script tag).", body = String, content_type = "text/javascript; charset=utf-8"),
+        (status = 304, description = "Not modified (`If-None-Match` matched the `ETag`)"),
+    )
+)]
 pub async fn widget(req: HttpRequest) -> HttpResponse {
     WIDGET.respond(&req)
 }
 
+/// The agent console.
+#[utoipa::path(
+    get,
+    path = "/console",
+    operation_id = "pages_console",
+    tag = "pages",
+    description = "Compiled into the binary; answers HEAD too. Carries an `ETag`: a request \
+                   with a matching `If-None-Match` gets 304. No authentication.",
+    responses(
+        (status = 200, description = "The agent console.", body = String, content_type = "text/html; charset=utf-8"),
+        (status = 304, description = "Not modified (`If-None-Match` matched the `ETag`)"),
+    )
+)]
 pub async fn console(req: HttpRequest) -> HttpResponse {
     CONSOLE.respond(&req)
 }
 
+/// The admin console (knowledge base, agents, KPIs).
+#[utoipa::path(
+    get,
+    path = "/admin",
+    operation_id = "pages_admin",
+    tag = "pages",
+    description = "Compiled into the binary; answers HEAD too. Carries an `ETag`: a request \
+                   with a matching `If-None-Match` gets 304. No authentication.",
+    responses(
+        (status = 200, description = "The admin console (knowledge base, agents, KPIs).", body = String, content_type = "text/html; charset=utf-8"),
+        (status = 304, description = "Not modified (`If-None-Match` matched the `ETag`)"),
+    )
+)]
 pub async fn admin(req: HttpRequest) -> HttpResponse {
     ADMIN.respond(&req)
 }
 
+/// A script or style sheet the pages link to.
+#[utoipa::path(
+    get,
+    path = "/assets/{name}",
+    operation_id = "pages_asset",
+    tag = "pages",
+    description = "`common.js`, `console.js`, `admin.js`, `console.css`, `admin.css` or \
+                   `shop.css`; answers HEAD too, with an `ETag`. No authentication.",
+    params(("name" = String, Path, description = "The asset's file name", example = "console.js")),
+    responses(
+        (status = 200, description = "The asset", content(
+            (String = "text/javascript; charset=utf-8"),
+            (String = "text/css; charset=utf-8"),
+        )),
+        (status = 304, description = "Not modified (`If-None-Match` matched the `ETag`)"),
+        (status = 404, response = super::openapi::NotFound),
+    )
+)]
 pub async fn asset(
     req: HttpRequest,
     name: web::Path<String>,

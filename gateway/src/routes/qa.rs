@@ -1,5 +1,6 @@
 //! Quality inspection: the flagged agent messages and the forbidden-phrase list.
 
+use super::openapi as doc;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::qa::Phrase;
@@ -8,15 +9,37 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FlagsQuery {
+    /// Only this agent's messages.
     agent_id: Option<String>,
+    /// Only this conversation's messages.
     conversation_id: Option<String>,
+    /// 1 to 1000; 100 when absent.
     limit: Option<usize>,
 }
 
 /// `GET /v1/qa/flags` (admins and supervisors): flagged agent messages, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/qa/flags",
+    operation_id = "qa_flags",
+    tag = "quality",
+    description = "Agent messages flagged by quality inspection (forbidden phrases, the same canned reply repeated), newest first. Admins and supervisors (accounts or keys).",
+    params(
+        FlagsQuery,
+    ),
+    responses(
+        (status = 200, description = "The flagged messages", body = doc::Page<crate::qa::FlagRecord>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn flags(
     state: web::Data<AppState>,
     principal: Principal,
@@ -35,6 +58,20 @@ pub async fn flags(
 }
 
 /// `GET /v1/qa/phrases` (admins and supervisors): the list in force.
+#[utoipa::path(
+    get,
+    path = "/v1/qa/phrases",
+    operation_id = "qa_phrases",
+    tag = "quality",
+    description = "The forbidden-phrase list in force. Admins and supervisors (accounts or keys).",
+    responses(
+        (status = 200, description = "The phrases", body = doc::Items<crate::qa::Phrase>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn phrases(
     state: web::Data<AppState>,
     principal: Principal,
@@ -43,13 +80,32 @@ pub async fn phrases(
     Ok(HttpResponse::Ok().json(json!({"items": state.qa_phrases().await?})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = SetPhrases)]
 #[serde(deny_unknown_fields)]
 pub struct PhrasesIn {
     items: Vec<Phrase>,
 }
 
 /// `PUT /v1/qa/phrases` (admins): replaces the list.
+#[utoipa::path(
+    put,
+    path = "/v1/qa/phrases",
+    operation_id = "qa_replace_phrases",
+    tag = "quality",
+    description = "Admins replace the forbidden-phrase list (each phrase not blank and short, no duplicates).",
+    request_body = PhrasesIn,
+    responses(
+        (status = 200, description = "The phrases now in force", body = doc::Items<crate::qa::Phrase>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn replace_phrases(
     state: web::Data<AppState>,
     principal: Principal,

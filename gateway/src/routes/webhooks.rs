@@ -1,6 +1,7 @@
 //! Webhooks (admins and integrator keys): register a URL for some events, list, delete, and
 //! read each webhook's delivery log. See [`crate::webhooks`] for signing and retries.
 
+use super::openapi as doc;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -24,10 +25,14 @@ fn require_integrator(principal: &Principal) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = CreateWebhook)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIn {
+    /// The target; loopback and private addresses are refused unless the gateway allows them.
     url: String,
+    /// At least one of `conversation.created`, `conversation.handed_off`,
+    /// `conversation.assigned`, `message.created`, `conversation.resolved`, `rating.created`.
     events: Vec<String>,
     /// Generated (`whsec_…`) when absent.
     secret: Option<String>,
@@ -36,6 +41,28 @@ pub struct CreateIn {
 
 /// `POST /v1/webhooks {"url", "events", "secret"?, "description"?}` → 201 with the webhook and
 /// its secret (shown only here).
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks",
+    operation_id = "webhooks_create",
+    tag = "webhooks",
+    description = "Admins and integrator keys register a URL for some events. Deliveries follow Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). 422 `invalid_field` or `invalid_url`; 409 `too_many_webhooks`. Honours `Idempotency-Key` (409 `request_in_progress`, 422 `idempotency_key_reused`).",
+    params(
+        doc::IdempotencyKey,
+    ),
+    request_body = CreateIn,
+    responses(
+        (status = 201, description = "The webhook and its secret (shown once)", body = doc::WebhookCreated),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, description = "`too_many_webhooks` or `request_in_progress`", body = doc::ErrorResponse),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
@@ -119,6 +146,20 @@ pub async fn create(
 }
 
 /// `GET /v1/webhooks`: every webhook, without secrets.
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks",
+    operation_id = "webhooks_list",
+    tag = "webhooks",
+    description = "Admins and integrator keys.",
+    responses(
+        (status = 200, description = "Every webhook, without its secret", body = doc::Page<crate::webhooks::Webhook>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
@@ -135,6 +176,24 @@ pub async fn list(
 }
 
 /// `DELETE /v1/webhooks/{id}`: nothing more is sent to it, pending retries included.
+#[utoipa::path(
+    delete,
+    path = "/v1/webhooks/{id}",
+    operation_id = "webhooks_delete",
+    tag = "webhooks",
+    description = "Admins and integrator keys.",
+    params(
+        ("id" = String, Path, description = "The webhook id (`wh_...`)"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     principal: Principal,
@@ -149,13 +208,35 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveriesQuery {
+    /// 1 to the log's size; 100 when absent.
     limit: Option<usize>,
 }
 
 /// `GET /v1/webhooks/{id}/deliveries?limit=`: the delivery log, newest attempt first.
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks/{id}/deliveries",
+    operation_id = "webhooks_deliveries",
+    tag = "webhooks",
+    description = "Admins and integrator keys.",
+    params(
+        ("id" = String, Path, description = "The webhook id (`wh_...`)"),
+        DeliveriesQuery,
+    ),
+    responses(
+        (status = 200, description = "The delivery attempts", body = doc::Page<crate::webhooks::Attempt>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn deliveries(
     state: web::Data<AppState>,
     principal: Principal,

@@ -4,6 +4,7 @@
 //! events, skipping messages the replay already sent: so nothing falls between the replay
 //! and the live stream, and nothing arrives twice.
 
+use super::openapi as doc;
 use crate::auth::Principal;
 use crate::domain::{AuthorRole, ConversationState};
 use crate::error::ApiError;
@@ -23,8 +24,10 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// The largest frame a client may send.
 const MAX_FRAME_BYTES: usize = 64 * 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CustomerQuery {
+    /// On a reconnect: replay the messages after this `seq` first.
     after_seq: Option<u64>,
 }
 
@@ -96,6 +99,27 @@ impl Drop for OpenSocket {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}/ws",
+    operation_id = "ws_customer",
+    tag = "conversations",
+    description = "The conversation's customer opens a WebSocket (token in `Authorization` or `?token=`). Server → client events, each `{\"type\", \"conversation_id\", ...}`: `message`, `state`, `queue` (`position`, `eta_seconds`), `typing`, `rating_request`, `error`. Client → server: `{\"type\": \"message\", \"text\", \"client_message_id\"}`, `{\"type\": \"typing\"}`. 429 past the per-subject socket limit; 400 when the request is not a WebSocket handshake.",
+    params(
+        ("id" = String, Path, description = "The conversation id"),
+        CustomerQuery,
+        ("token" = Option<String>, Query, description = "The bearer token, for browsers that cannot set `Authorization` on a WebSocket"),
+    ),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn customer(
     req: HttpRequest,
     body: web::Payload,
@@ -206,6 +230,25 @@ async fn customer_session(
     .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/agents/me/ws",
+    operation_id = "ws_agent",
+    tag = "agents",
+    description = "The calling agent's WebSocket (agent tokens only; in `Authorization` or `?token=`). Server → client events: `assigned` (with the conversation and its full handoff context; replayed on connect for every held conversation), `message`, `state`, `typing`, `unassigned`, `queue_stats`, `error`. Client → server: `{\"type\": \"message\", \"conversation_id\", \"text\", \"client_message_id\"}`, `{\"type\": \"typing\", \"conversation_id\"}`. An agent whose sockets stay away past a grace period is set `away` and its conversations return to the queue. 429 past the per-subject socket limit; 400 when the request is not a WebSocket handshake.",
+    params(
+        ("token" = Option<String>, Query, description = "The bearer token, for browsers that cannot set `Authorization` on a WebSocket"),
+    ),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn agent(
     req: HttpRequest,
     body: web::Payload,

@@ -337,15 +337,34 @@ impl Gateway {
     /// Starts a gateway on `redis_url` with the keys under `prefix`, the demo knowledge base
     /// (seeded by the first process only) and no demo agents; waits until it listens.
     pub async fn start(name: &str, redis_url: &str, prefix: &str) -> Result<Self> {
+        Self::start_with(
+            name,
+            &[
+                ("GATEWAY_REDIS_URL", redis_url),
+                ("GATEWAY_REDIS_PREFIX", prefix),
+            ],
+        )
+        .await
+    }
+
+    /// Starts a gateway on its own data directory (the embedded store).
+    pub async fn start_embedded(name: &str, extra: &[(&str, &str)]) -> Result<Self> {
+        Self::start_with(name, extra).await
+    }
+
+    /// Starts a gateway with these extra environment variables.
+    pub async fn start_with(name: &str, extra: &[(&str, &str)]) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let log_path = dir.path().join("gateway.log");
         let log = std::fs::File::create(&log_path)?;
-        let child = Command::new(env!("CARGO_BIN_EXE_gateway"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gateway"));
+        for (key, value) in extra {
+            command.env(key, value);
+        }
+        let child = command
             .env("GATEWAY_BIND", "127.0.0.1:0")
             .env("GATEWAY_DATA_DIR", dir.path())
             .env("GATEWAY_ADMIN_KEY", ADMIN_KEY)
-            .env("GATEWAY_REDIS_URL", redis_url)
-            .env("GATEWAY_REDIS_PREFIX", prefix)
             .env("GATEWAY_DEMO", "kb")
             // Test agents never accept explicitly; nothing may move while a test counts.
             .env("GATEWAY_ACCEPT_TIMEOUT_SECS", "3600")

@@ -9,6 +9,7 @@ mod backend {
 }
 
 mod api_keys;
+mod authorization;
 mod customers;
 mod durability;
 mod errors;
