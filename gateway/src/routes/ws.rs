@@ -439,6 +439,8 @@ where
     let mut announced: HashSet<String> = sent.keys().cloned().collect();
     let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
     let mut last_heard = Instant::now();
+    // Why the server ends the socket, when it is the one ending it over a bad frame.
+    let mut close_reason: Option<actix_ws::CloseReason> = None;
     loop {
         tokio::select! {
             delivery = subscription.events.recv() => {
@@ -491,7 +493,23 @@ where
                 }
             }
             frame = stream.recv() => {
-                let Some(Ok(frame)) = frame else { break };
+                let frame = match frame {
+                    Some(Ok(frame)) => frame,
+                    Some(Err(error)) => {
+                        // A frame over the size limit closes with 1009 (message too big), any
+                        // other broken frame with 1002 (protocol error).
+                        let code = match error {
+                            actix_ws::ProtocolError::Overflow => actix_ws::CloseCode::Size,
+                            _ => actix_ws::CloseCode::Protocol,
+                        };
+                        close_reason = Some(actix_ws::CloseReason {
+                            code,
+                            description: Some(error.to_string()),
+                        });
+                        break;
+                    }
+                    None => break,
+                };
                 last_heard = Instant::now();
                 match frame {
                     actix_ws::AggregatedMessage::Text(text) => {
@@ -527,6 +545,6 @@ where
             }
         }
     }
-    let _ = session.clone().close(None).await;
+    let _ = session.clone().close(close_reason).await;
     Ok(())
 }

@@ -99,3 +99,47 @@ async fn sockets_per_conversation_are_limited() -> Result<()> {
     assert!(refused.is_err(), "a third socket is refused");
     Ok(())
 }
+
+#[tokio::test]
+async fn an_oversized_frame_closes_the_socket_with_1009_and_nothing_else() -> Result<()> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    let app = spawn_gateway().await?;
+    let (conv, token) = app.start_conversation("zh-CN").await?;
+    let url = format!(
+        "ws://127.0.0.1:{}/v1/conversations/{conv}/ws?token={token}",
+        app.port
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await?;
+    // 100 KiB of text in one frame: over the 64 KiB limit.
+    let huge = serde_json::json!({
+        "type": "message", "text": "长".repeat(34_000), "client_message_id": "big-1"
+    })
+    .to_string();
+    socket.send(WsMessage::text(huge)).await?;
+    let code = tokio::time::timeout(EVENT_TIMEOUT, async {
+        while let Some(frame) = socket.next().await {
+            match frame {
+                Ok(WsMessage::Close(Some(close))) => return Some(close.code),
+                Ok(WsMessage::Close(None)) => return None,
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await?;
+    assert_eq!(code, Some(CloseCode::Size), "closed with 1009");
+
+    // The conversation is unharmed: nothing was stored, and a new socket and a normal
+    // message work.
+    let mut again = app.customer_ws(&conv, &token, None).await?;
+    let posted = app.say(&conv, &token, "你好").await?;
+    assert_eq!(
+        posted["message"]["seq"], 1,
+        "the oversized frame stored nothing"
+    );
+    assert_eq!(again.next_of("message").await?["message"]["seq"], 1);
+    Ok(())
+}

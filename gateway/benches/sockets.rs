@@ -1,0 +1,215 @@
+//! Idle WebSockets and relay latency on one gateway process.
+//!
+//! ```sh
+//! cargo bench -p gateway --bench sockets          # 10 000 idle customer sockets
+//! SOCKETS=2000 cargo bench -p gateway --bench sockets
+//! ```
+//!
+//! 1. **Memory per socket, all in**: starts the release gateway (embedded store), opens
+//!    `SOCKETS` customer conversations, reads the process's resident memory (`VmRSS`), opens
+//!    one WebSocket per conversation, waits for the count in `/metrics`, reads `VmRSS` again:
+//!    (after − before) ÷ sockets is what one idle socket costs the server (its task, buffers,
+//!    hub entry, TCP state in user space). The conversations exist in both readings, so their
+//!    records are not counted.
+//! 2. **Relay latency under load, with the idle sockets still open**: `RELAY_PAIRS` (100)
+//!    customers handed to `RELAY_AGENTS` (10) agents, each customer posting a message every
+//!    `RELAY_INTERVAL_MS` (500) for `RELAY_SECONDS` (20); the time from the customer's POST
+//!    leaving to the `message` event arriving on the agent's socket, p50/p99/max.
+//!
+//! The load generator shares the machine's cores with the server; the figures are a floor.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use anyhow::{anyhow, ensure, Result};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::{client_id, Gateway};
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The gateway's resident memory, bytes.
+fn rss(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow!("no VmRSS"))?;
+    Ok(kb * 1024)
+}
+
+async fn open_sockets(gateway: &Gateway) -> Result<u64> {
+    let text = gateway
+        .client
+        .get(gateway.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("gateway_websockets_open"))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+        .sum())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let sockets: usize = env_or("SOCKETS", 10_000);
+    let gateway = Gateway::start_embedded(
+        "sockets",
+        &[
+            ("GATEWAY_CONVERSATIONS_PER_ADDRESS_PER_WINDOW", "100000000"),
+            ("GATEWAY_ACCEPT_TIMEOUT_SECS", "3600"),
+            ("GATEWAY_MESSAGES_PER_WINDOW", "1000000"),
+            ("RUST_LOG", "warn"),
+        ],
+    )
+    .await?;
+    let pid = gateway.pid().ok_or_else(|| anyhow!("no gateway process"))?;
+
+    let mut conversations = Vec::with_capacity(sockets);
+    for _ in 0..sockets {
+        conversations.push(gateway.start_conversation("zh-CN").await?);
+    }
+    // Let allocations from the setup settle.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = rss(pid)?;
+    let mut idle = Vec::with_capacity(sockets);
+    for (id, token) in &conversations {
+        idle.push(gateway.customer_ws(id, token, None).await?);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while open_sockets(&gateway).await? < sockets as u64 {
+        ensure!(Instant::now() < deadline, "the sockets never all opened");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rss(pid)?;
+    let per_socket = (after.saturating_sub(before)) as f64 / sockets as f64;
+    println!(
+        "{sockets} idle customer sockets: server RSS {:.1} MiB → {:.1} MiB, {:.1} KiB per socket",
+        before as f64 / 1048576.0,
+        after as f64 / 1048576.0,
+        per_socket / 1024.0
+    );
+
+    // Relay latency, the idle sockets still open.
+    let pairs: usize = env_or("RELAY_PAIRS", 100);
+    let agents: usize = env_or("RELAY_AGENTS", 10);
+    let seconds: u64 = env_or("RELAY_SECONDS", 20);
+    let interval = Duration::from_millis(env_or("RELAY_INTERVAL_MS", 500));
+    let skills = [
+        "zh",
+        "presales",
+        "orders",
+        "logistics",
+        "aftersales",
+        "complaints",
+    ];
+    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let stop = Instant::now() + Duration::from_secs(seconds) + Duration::from_secs(5);
+    let mut readers = Vec::new();
+    for i in 0..agents {
+        let (_, token) = gateway
+            .create_agent(&format!("relay{i}"), &skills, (pairs / agents + 1) as u32)
+            .await?;
+        gateway.set_presence(&token, "online").await?;
+        let mut socket = gateway.agent_ws(&token).await?;
+        let (sent_at, latencies) = (Arc::clone(&sent_at), Arc::clone(&latencies));
+        readers.push(tokio::spawn(async move {
+            while Instant::now() < stop {
+                let Ok(event) = socket.next_event().await else {
+                    continue;
+                };
+                if event["type"] != "message" {
+                    continue;
+                }
+                let Some(client) = event["message"]["client_message_id"].as_str() else {
+                    continue;
+                };
+                let started = sent_at
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(client);
+                if let Some(started) = started {
+                    latencies
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(started.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+        }));
+    }
+    let gateway = Arc::new(gateway);
+    let mut talkers = Vec::new();
+    for _ in 0..pairs {
+        let (id, token) = gateway.start_conversation("zh-CN").await?;
+        let handed = gateway
+            .post(
+                &format!("/v1/conversations/{id}/handoff"),
+                &token,
+                &json!({}),
+            )
+            .await?;
+        ensure!(
+            handed.status().as_u16() == 200,
+            "handoff {}",
+            handed.status()
+        );
+        let (gateway, sent_at) = (Arc::clone(&gateway), Arc::clone(&sent_at));
+        talkers.push(tokio::spawn(async move {
+            let end = Instant::now() + Duration::from_secs(seconds);
+            let mut n = 0u64;
+            while Instant::now() < end {
+                let client = client_id();
+                sent_at
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(client.clone(), Instant::now());
+                let _ = gateway
+                    .send(&id, &token, &format!("第{n}条消息"), &client)
+                    .await;
+                n += 1;
+                tokio::time::sleep(interval).await;
+            }
+            n
+        }));
+    }
+    let mut sent = 0;
+    for talker in talkers {
+        sent += talker.await?;
+    }
+    for reader in readers {
+        reader.await?;
+    }
+    let mut latencies = latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "relay customer → agent with {sockets} idle sockets open: {} of {sent} messages relayed in {seconds} s; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(f64::NAN),
+    );
+    drop(idle);
+    Ok(())
+}
