@@ -48,5 +48,7 @@ for role in admin supervisor integrator agent customer; do
     -c not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance \
     --warnings off 2>&1 | sed -n '/SUMMARY/,$p' || status=1
 done
-grep -c ' ERROR \| panicked' "$dir/gateway.log" | sed 's/^/server errors and panics in the log: /'
+errors=$(grep -c ' ERROR \| panicked' "$dir/gateway.log" || true)
+echo "server errors and panics in the log: $errors"
+[ "$errors" = 0 ] || status=1
 exit $status

@@ -432,3 +432,54 @@ fn the_same_question_insisted_on_in_other_words_hands_off() {
     assert_eq!(out[0].decision(), DecisionKind::Answer);
     assert_eq!(out[1].meta.reasons, [HandoffReason::RepeatedQuestion]);
 }
+
+#[test]
+fn short_or_vague_lines_are_not_handed_off() {
+    // Lines the intent model has read confidently wrong: «懂了» as a request for a person
+    // (0.89), "so about my stuff" as a complaint (0.77), and a job question that matches the
+    // "talk to a person" wording on 客服. None names a person or a grievance; none is a
+    // reason to hand off.
+    for text in [
+        "懂了",
+        "我懂了",
+        "听懂了",
+        "你们招聘客服吗",
+        "你们招兼职吗",
+        "are you hiring customer service staff",
+        "so about my stuff",
+        "so about my order",
+        "well then",
+        "然后呢",
+        "嗯嗯",
+    ] {
+        let out = play(&bot(), &[text]);
+        assert_ne!(
+            out[0].decision(),
+            DecisionKind::Handoff,
+            "{text}: {:?}",
+            out[0].meta
+        );
+    }
+}
+
+#[test]
+fn requests_for_a_person_and_complaints_the_keyword_lists_do_not_know_still_hand_off() {
+    for text in ["能不能让懂的人来", "你不懂，换个人", "can someone call me"] {
+        let out = play(&bot(), &[text]);
+        assert_eq!(
+            out[0].meta.reasons,
+            [HandoffReason::ExplicitRequest],
+            "{text}: {:?}",
+            out[0].meta
+        );
+    }
+    for text in ["太坑了", "what a rip off, this is a joke"] {
+        let out = play(&bot(), &[text]);
+        assert_eq!(
+            out[0].decision(),
+            DecisionKind::Handoff,
+            "{text}: {:?}",
+            out[0].meta
+        );
+    }
+}

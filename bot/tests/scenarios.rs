@@ -16,6 +16,21 @@ fn the_scenario_suite_does_not_regress() {
     let scenarios = bot::scenarios::shipped().expect("scenario file parses");
     assert!(scenarios.len() >= 180);
     let report = bot::scenarios::run(&bot, &scenarios);
+    // Shown with `cargo test -p bot --release -- --nocapture`; per set with the example.
+    println!(
+        "scenario union ({} conversations): answer accuracy {:.3}, wrong answers {:.3}, \
+         handoff precision {:.3}, recall {:.3}, false handoffs {:.3}, reasons {:.3}, \
+         completeness {:.3}, entity recall {:.3}",
+        scenarios.len(),
+        report.answer_accuracy,
+        report.wrong_answer_rate,
+        report.handoff_precision,
+        report.handoff_recall,
+        report.false_handoff_rate,
+        report.reason_accuracy,
+        report.average_completeness,
+        report.entity_recall
+    );
     assert!(
         report.answer_accuracy >= 0.85,
         "answer accuracy {}",

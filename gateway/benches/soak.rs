@@ -119,7 +119,9 @@ async fn soak(gateway: Gateway, backend: &str, questions: &[String]) -> Result<R
     let acked: Acked = Arc::default();
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    // Everyone connects first; the clock starts when all are in.
+    let (start, gate) = tokio::sync::watch::channel(None::<Instant>);
+    let connecting = Arc::new(tokio::sync::Semaphore::new(32));
 
     // Agents: online, one socket each, answering every customer message in their conversations.
     let skills = [
@@ -143,10 +145,14 @@ async fn soak(gateway: Gateway, backend: &str, questions: &[String]) -> Result<R
             Arc::clone(&latencies),
             Arc::clone(&errors),
         );
+        let gate = gate.clone();
         agent_tasks.push(tokio::spawn(async move {
+            let deadline = started(gate).await;
             let mut exchanges: HashMap<String, usize> = HashMap::new();
             while Instant::now() < deadline {
-                let Ok(event) = socket.next_event().await else {
+                // Bounded by the deadline: pings alone would keep a read waiting.
+                let read = tokio::time::timeout_at(deadline.into(), socket.next_event()).await;
+                let Ok(Ok(event)) = read else {
                     continue;
                 };
                 if event["type"] != "message" || event["message"]["author"]["role"] != "customer" {
@@ -185,17 +191,38 @@ async fn soak(gateway: Gateway, backend: &str, questions: &[String]) -> Result<R
 
     // Customers: a socket each, a message every 2–8 s.
     let mut customer_tasks = Vec::new();
+    let (ready, mut all_ready) = tokio::sync::mpsc::channel::<Result<()>>(customers.max(1));
     for i in 0..customers {
-        let (conversation, token) = gateway.start_conversation("zh-CN").await?;
-        let socket = gateway.customer_ws(&conversation, &token, None).await?;
-        let (gateway, acked, latencies, errors) = (
+        let (gateway, acked, latencies, errors, connecting, ready) = (
             Arc::clone(&gateway),
             Arc::clone(&acked),
             Arc::clone(&latencies),
             Arc::clone(&errors),
+            Arc::clone(&connecting),
+            ready.clone(),
         );
         let questions = questions.to_vec();
+        let gate = gate.clone();
         customer_tasks.push(tokio::spawn(async move {
+            let connected = async {
+                let _permit = connecting.acquire().await?;
+                let (conversation, token) = gateway.start_conversation("zh-CN").await?;
+                let socket = gateway.customer_ws(&conversation, &token, None).await?;
+                anyhow::Ok((conversation, token, socket))
+            }
+            .await;
+            let (conversation, token, socket) = match connected {
+                Ok(c) => {
+                    let _ = ready.send(Ok(())).await;
+                    c
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e)).await;
+                    return (String::new(), Vec::new());
+                }
+            };
+            drop(ready);
+            let deadline = started(gate).await;
             // The socket's reader: every seq it sees, in order.
             let seen = Arc::new(Mutex::new(Vec::<u64>::new()));
             let reader_seen = Arc::clone(&seen);
@@ -225,7 +252,16 @@ async fn soak(gateway: Gateway, backend: &str, questions: &[String]) -> Result<R
             (conversation, seen)
         }));
     }
-    let started = Instant::now();
+    drop(ready);
+    for _ in 0..customers {
+        match all_ready.recv().await {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(e.context("connecting a customer")),
+            None => break,
+        }
+    }
+    let began = Instant::now();
+    start.send(Some(began + Duration::from_secs(seconds)))?;
     let mut sockets = Vec::new();
     for task in customer_tasks {
         sockets.push(task.await?);
@@ -233,7 +269,7 @@ async fn soak(gateway: Gateway, backend: &str, questions: &[String]) -> Result<R
     for task in agent_tasks {
         task.await?;
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = began.elapsed().as_secs_f64();
     // Let the last events settle before reading back.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -296,13 +332,24 @@ async fn count_agent_messages(gateway: &Gateway, sockets: &[(String, Vec<u64>)])
     Ok(n)
 }
 
+/// Waits until the run starts; returns its end.
+async fn started(mut gate: tokio::sync::watch::Receiver<Option<Instant>>) -> Instant {
+    loop {
+        if let Some(deadline) = *gate.borrow_and_update() {
+            return deadline;
+        }
+        if gate.changed().await.is_err() {
+            return Instant::now();
+        }
+    }
+}
+
 /// Records the `seq` of every message event a customer socket receives until the deadline.
 async fn read_seqs(mut socket: WsClient, seen: Arc<Mutex<Vec<u64>>>, deadline: Instant) {
-    while Instant::now() < deadline + Duration::from_secs(1) {
-        let Ok(event) = socket.next_event().await else {
-            if Instant::now() >= deadline {
-                break;
-            }
+    let end = deadline + Duration::from_secs(1);
+    while Instant::now() < end {
+        // Bounded: pings alone would keep a read waiting.
+        let Ok(Ok(event)) = tokio::time::timeout_at(end.into(), socket.next_event()).await else {
             continue;
         };
         if event["type"] == "message" {

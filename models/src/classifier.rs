@@ -91,7 +91,7 @@ impl Classifier {
     }
 
     /// [`Classifier::logits`] from token ids computed by a featurizer with the same
-    /// tokenization (see [`Featurizer::same_tokenization`]).
+    /// tokenizer (see [`Featurizer::same_tokenizer`]).
     pub fn logits_from_ids(
         &self,
         normalized: &str,

@@ -60,6 +60,12 @@ pub struct ModelConfig {
     pub max_tokens: usize,
     pub embedding_dim: usize,
     pub hidden_dim: usize,
+    /// Independently trained networks (different seeds) whose logits are averaged: an
+    /// ensemble of identical architectures. Member 0's tensors carry the plain names
+    /// (`embedding.weight`, …), member `i > 0` the prefix `m{i}.`. Older configs without the
+    /// field hold one network.
+    #[serde(default = "one")]
+    pub members: usize,
     /// Temperature dividing the logits before the softmax, fitted on the validation split so
     /// that the probabilities are calibrated (1.0 = uncalibrated).
     pub temperature: f32,
@@ -75,7 +81,20 @@ pub struct ModelConfig {
     pub weights_dtype: String,
 }
 
+fn one() -> usize {
+    1
+}
+
 impl ModelConfig {
+    /// The tensor-name prefix of ensemble member `i` (`""` for the first, `"m{i}."` after).
+    pub fn member_prefix(i: usize) -> String {
+        if i == 0 {
+            String::new()
+        } else {
+            format!("m{i}.")
+        }
+    }
+
     /// Number of classes.
     pub fn num_labels(&self) -> usize {
         self.id2label.len()
@@ -134,6 +153,7 @@ impl ModelConfig {
             self.max_tokens,
             self.embedding_dim,
             self.hidden_dim,
+            self.members,
         ];
         let hashed = self.max_ngram > 1 || self.char_ngram_max > 0;
         if positive.contains(&0) || (hashed && self.hash_buckets == 0) {

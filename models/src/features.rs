@@ -122,8 +122,8 @@ impl Featurizer {
     }
 
     /// Like [`Featurizer::rows_into`], from ids already computed by [`Featurizer::encode`]
-    /// (of this featurizer or of one with the same tokenizer and limits, see
-    /// [`Featurizer::same_tokenization`]).
+    /// (of this featurizer, or of one with the same tokenizer and at least as many tokens for a
+    /// text both read whole, see [`Featurizer::same_tokenizer`]).
     pub fn rows_from_ids(&self, text: &str, ids: &[u32], rows: &mut Vec<u32>) -> usize {
         rows.clear();
         let text = truncate_chars(text, self.max_input_chars);
@@ -147,16 +147,26 @@ impl Featurizer {
         known
     }
 
-    /// True when `other` turns any text into the same token ids (same tokenizer, same limits),
-    /// so that one tokenization can feed both classifiers.
-    pub fn same_tokenization(&self, other: &Featurizer) -> bool {
-        self.max_input_chars == other.max_input_chars
-            && self.max_tokens == other.max_tokens
-            && self.vocab_size == other.vocab_size
+    /// True when `other` has the same tokenizer: for a text that both read whole
+    /// ([`Featurizer::reads_whole`]), the ids encoded by the one with more tokens
+    /// ([`Featurizer::max_tokens`]) feed both classifiers exactly as their own would.
+    pub fn same_tokenizer(&self, other: &Featurizer) -> bool {
+        self.vocab_size == other.vocab_size
             && matches!(
                 (self.tokenizer.to_string(false), other.tokenizer.to_string(false)),
                 (Ok(a), Ok(b)) if a == b
             )
+    }
+
+    /// True when `text` is within the input cut (`max_input_chars`), so that it is
+    /// tokenized whole.
+    pub fn reads_whole(&self, text: &str) -> bool {
+        truncate_chars(text, self.max_input_chars).len() == text.len()
+    }
+
+    /// At most this many token ids of one text are used.
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
     }
 
     /// Appends the hashed character n-grams of every Latin word (a run of ASCII letters and

@@ -7,7 +7,8 @@
 //! both at once with [`Nlu::analyze`] (one tokenization).
 //!
 //! Each classifier is a fastText-style candle network ([`FastText`]: averaged embeddings of
-//! tokens and hashed token n-grams, then a one-hidden-layer MLP) over the project's own
+//! tokens and hashed token n-grams, then a one-hidden-layer MLP; optionally several of them
+//! from different seeds with their logits averaged) over the project's own
 //! WordPiece `tokenizer.json`. A model directory holds `config.json` ([`ModelConfig`], with
 //! `id2label`), `tokenizer.json` and `model.safetensors`; the trained ones are committed under
 //! `models/weights/` and compiled in ([`Nlu::shipped`]). Training and evaluation are the

