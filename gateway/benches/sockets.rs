@@ -13,8 +13,10 @@
 //!    records are not counted.
 //! 2. **Relay latency under load, with the idle sockets still open**: `RELAY_PAIRS` (100)
 //!    customers handed to `RELAY_AGENTS` (10) agents, each customer posting a message every
-//!    `RELAY_INTERVAL_MS` (500) for `RELAY_SECONDS` (20); the time from the customer's POST
-//!    leaving to the `message` event arriving on the agent's socket, p50/p99/max.
+//!    `RELAY_INTERVAL_MS` (1 000) for 2 × `RELAY_SECONDS` (20); the time from the customer's
+//!    POST leaving to the `message` event arriving on the agent's socket, p50/p99/max — in the
+//!    first window alone, and in the second beside a flood (12 clients: one customer posting as
+//!    fast as it can, past its rate limit → 429; 80 KB bodies → 413; forged tokens → 401).
 //!
 //! The load generator shares the machine's cores with the server; the figures are a floor.
 
@@ -78,7 +80,6 @@ async fn main() -> Result<()> {
         &[
             ("GATEWAY_CONVERSATIONS_PER_ADDRESS_PER_WINDOW", "100000000"),
             ("GATEWAY_ACCEPT_TIMEOUT_SECS", "3600"),
-            ("GATEWAY_MESSAGES_PER_WINDOW", "1000000"),
             ("RUST_LOG", "warn"),
         ],
     )
@@ -115,7 +116,7 @@ async fn main() -> Result<()> {
     let pairs: usize = env_or("RELAY_PAIRS", 100);
     let agents: usize = env_or("RELAY_AGENTS", 10);
     let seconds: u64 = env_or("RELAY_SECONDS", 20);
-    let interval = Duration::from_millis(env_or("RELAY_INTERVAL_MS", 500));
+    let interval = Duration::from_millis(env_or("RELAY_INTERVAL_MS", 1_000));
     let skills = [
         "zh",
         "presales",
@@ -125,8 +126,10 @@ async fn main() -> Result<()> {
         "complaints",
     ];
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
-    let stop = Instant::now() + Duration::from_secs(seconds) + Duration::from_secs(5);
+    // (when sent, latency ms)
+    let latencies: Arc<Mutex<Vec<(Instant, f64)>>> = Arc::default();
+    // Two windows of `seconds`: normal traffic, then the same with a flood beside it.
+    let stop = Instant::now() + Duration::from_secs(2 * seconds + 60);
     let mut readers = Vec::new();
     for i in 0..agents {
         let (_, token) = gateway
@@ -154,16 +157,16 @@ async fn main() -> Result<()> {
                     latencies
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .push(started.elapsed().as_secs_f64() * 1e3);
+                        .push((started, started.elapsed().as_secs_f64() * 1e3));
                 }
             }
         }));
     }
     let gateway = Arc::new(gateway);
-    let mut talkers = Vec::new();
+    let mut handed = Vec::new();
     for _ in 0..pairs {
         let (id, token) = gateway.start_conversation("zh-CN").await?;
-        let handed = gateway
+        let response = gateway
             .post(
                 &format!("/v1/conversations/{id}/handoff"),
                 &token,
@@ -171,13 +174,19 @@ async fn main() -> Result<()> {
             )
             .await?;
         ensure!(
-            handed.status().as_u16() == 200,
+            response.status().as_u16() == 200,
             "handoff {}",
-            handed.status()
+            response.status()
         );
+        handed.push((id, token));
+    }
+    let begin = Instant::now();
+    let middle = begin + Duration::from_secs(seconds);
+    let end = middle + Duration::from_secs(seconds);
+    let mut talkers = Vec::new();
+    for (id, token) in handed {
         let (gateway, sent_at) = (Arc::clone(&gateway), Arc::clone(&sent_at));
         talkers.push(tokio::spawn(async move {
-            let end = Instant::now() + Duration::from_secs(seconds);
             let mut n = 0u64;
             while Instant::now() < end {
                 let client = client_id();
@@ -194,21 +203,86 @@ async fn main() -> Result<()> {
             n
         }));
     }
+    // The flood, in the second window: one customer posting as fast as it can (429 past the
+    // per-conversation limit), oversized bodies (413), and forged tokens (401).
+    tokio::time::sleep_until(middle.into()).await;
+    let (flood_conversation, flood_token) = gateway.start_conversation("zh-CN").await?;
+    let statuses: Arc<Mutex<std::collections::BTreeMap<u16, u64>>> = Arc::default();
+    let mut flooders = Vec::new();
+    for f in 0..12 {
+        let (gateway, statuses) = (Arc::clone(&gateway), Arc::clone(&statuses));
+        let (conversation, token) = (flood_conversation.clone(), flood_token.clone());
+        flooders.push(tokio::spawn(async move {
+            let big = "洪".repeat(40_000);
+            while Instant::now() < end {
+                let (text, token) = match f % 3 {
+                    0 => ("刷屏".to_owned(), token.clone()),
+                    1 => (big.clone(), token.clone()),
+                    _ => (
+                        "伪造".to_owned(),
+                        "cus_forged0000000000000000000000".to_owned(),
+                    ),
+                };
+                let Ok(response) = gateway
+                    .send(&conversation, &token, &text, &client_id())
+                    .await
+                else {
+                    continue;
+                };
+                *statuses
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry(response.status().as_u16())
+                    .or_default() += 1;
+            }
+        }));
+    }
     let mut sent = 0;
     for talker in talkers {
         sent += talker.await?;
     }
+    for flooder in flooders {
+        flooder.await?;
+    }
     for reader in readers {
         reader.await?;
     }
-    let mut latencies = latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    latencies.sort_by(f64::total_cmp);
+    let all = latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let window = |from: Instant, to: Instant| {
+        let mut v: Vec<f64> = all
+            .iter()
+            .filter(|(at, _)| *at >= from && *at < to)
+            .map(|(_, ms)| *ms)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    // The first two seconds are left out: all talkers start at once.
+    let normal = window(begin + Duration::from_secs(2), middle);
+    // The flood's first second is left out: it is the flooders' connection set-up.
+    let flooded = window(middle + Duration::from_secs(1), end);
     println!(
-        "relay customer → agent with {sockets} idle sockets open: {} of {sent} messages relayed in {seconds} s; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        latencies.len(),
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
-        latencies.last().copied().unwrap_or(f64::NAN),
+        "relay customer → agent with {sockets} idle sockets open, {pairs} customers at 1 message/{} ms to {agents} agents: {} of {sent} messages relayed",
+        interval.as_millis(),
+        all.len(),
+    );
+    println!(
+        "  normal ({} s): n {}, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        seconds - 2,
+        normal.len(),
+        percentile(&normal, 0.5),
+        percentile(&normal, 0.99),
+        normal.last().copied().unwrap_or(f64::NAN),
+    );
+    println!(
+        "  beside a flood ({seconds} s, 12 clients; answers by status {:?}): n {}, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; ratio to normal: p50 {:.2}, p99 {:.2}",
+        statuses.lock().unwrap_or_else(|p| p.into_inner()),
+        flooded.len(),
+        percentile(&flooded, 0.5),
+        percentile(&flooded, 0.99),
+        flooded.last().copied().unwrap_or(f64::NAN),
+        percentile(&flooded, 0.5) / percentile(&normal, 0.5),
+        percentile(&flooded, 0.99) / percentile(&normal, 0.99),
     );
     drop(idle);
     Ok(())
