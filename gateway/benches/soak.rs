@@ -285,6 +285,10 @@ async fn soak(gateway: Gateway, backend: &str, questions: &[String]) -> Result<R
     for (conversation, seen) in &sockets {
         let transcript = gateway.transcript(conversation).await?;
         report.stored += transcript.len();
+        report.agent_messages += transcript
+            .iter()
+            .filter(|m| m["author"]["role"] == "agent")
+            .count();
         let seqs: Vec<u64> = transcript
             .iter()
             .filter_map(|m| m["seq"].as_u64())
@@ -314,22 +318,7 @@ async fn soak(gateway: Gateway, backend: &str, questions: &[String]) -> Result<R
     let mut latencies = latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
     latencies.sort_by(f64::total_cmp);
     report.latencies_ms = latencies;
-    report.agent_messages = count_agent_messages(&gateway, &sockets).await?;
     Ok(report)
-}
-
-/// Agent messages stored across the conversations (for the table).
-async fn count_agent_messages(gateway: &Gateway, sockets: &[(String, Vec<u64>)]) -> Result<usize> {
-    let mut n = 0;
-    for (conversation, _) in sockets {
-        n += gateway
-            .transcript(conversation)
-            .await?
-            .iter()
-            .filter(|m| m["author"]["role"] == "agent")
-            .count();
-    }
-    Ok(n)
 }
 
 /// Waits until the run starts; returns its end.

@@ -140,7 +140,9 @@ async fn main() -> Result<()> {
         let (sent_at, latencies) = (Arc::clone(&sent_at), Arc::clone(&latencies));
         readers.push(tokio::spawn(async move {
             while Instant::now() < stop {
-                let Ok(event) = socket.next_event().await else {
+                // Bounded by `stop`: server pings alone would keep a read waiting forever.
+                let read = tokio::time::timeout_at(stop.into(), socket.next_event()).await;
+                let Ok(Ok(event)) = read else {
                     continue;
                 };
                 if event["type"] != "message" {
