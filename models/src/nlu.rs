@@ -11,7 +11,7 @@ use std::path::Path;
 /// Chosen by the train command on the validation split (the threshold that maximises the
 /// macro-F1 of thresholded predictions, rounded to 0.05) and stored in the intent model's
 /// `config.json`; a test checks that this constant and the shipped config agree.
-pub const INTENT_CONFIDENCE_THRESHOLD: f32 = 0.35;
+pub const INTENT_CONFIDENCE_THRESHOLD: f32 = 0.40;
 
 /// How many alternatives [`IntentPrediction::top`] lists.
 pub const TOP_INTENTS: usize = 3;

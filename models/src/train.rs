@@ -220,6 +220,11 @@ pub struct TrainOptions {
     /// Stop when the validation score has not improved for this many epochs.
     pub patience: usize,
     pub seed: u64,
+    /// Refit mode: train exactly this many epochs (the learning-rate schedule still spans
+    /// `epochs`) and keep the last one, without early stopping or choosing an epoch on the
+    /// validation samples (which are then part of the training data). `None`: the normal mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_after: Option<usize>,
 }
 
 /// Training curve of one epoch.
@@ -492,7 +497,10 @@ pub fn train_classifier(
     // (score, epoch, weights) of the best epoch so far.
     let mut best: Option<Best> = None;
     let mut history = Vec::new();
-    for epoch in 1..=options.epochs {
+    let last_epoch = options
+        .stop_after
+        .map_or(options.epochs, |n| n.min(options.epochs));
+    for epoch in 1..=last_epoch {
         let progress = (epoch - 1) as f64 / options.epochs.max(1) as f64;
         let lr = options.learning_rate * (1.0 - 0.9 * progress);
         optimizer.set_learning_rate(lr);
@@ -562,7 +570,8 @@ pub fn train_classifier(
             validation_accuracy,
         });
         let score = (validation_accuracy, -validation_loss);
-        if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
+        let keep_last = options.stop_after.is_some();
+        if keep_last || best.as_ref().is_none_or(|(s, _, _)| score > *s) {
             let mut tensors = HashMap::new();
             tensors.insert(
                 "embedding.weight".to_owned(),

