@@ -54,7 +54,9 @@ impl Outgoing {
 /// What a socket receives from the hub.
 #[derive(Debug, Clone)]
 pub enum Delivery {
-    Event(Outgoing),
+    /// Shared by every subscriber: the channel slot is one pointer, which keeps an idle
+    /// socket's channel small (its first block of slots is allocated up front).
+    Event(Arc<Outgoing>),
     /// Events may have been missed (the link between processes was down): read the store
     /// after the last `seq` sent.
     Resync,
@@ -216,6 +218,7 @@ impl Hub {
         let Some(list) = subs.get_mut(topic) else {
             return;
         };
+        let outgoing = Arc::new(outgoing);
         list.retain(
             |(id, tx)| match tx.try_send(Delivery::Event(outgoing.clone())) {
                 Ok(()) => true,
@@ -273,7 +276,7 @@ mod tests {
                 .recv()
                 .await
                 .and_then(|d| match d {
-                    Delivery::Event(o) => Some(o.json),
+                    Delivery::Event(o) => Some(o.json.clone()),
                     Delivery::Resync => None,
                 })
                 .as_deref(),
