@@ -135,6 +135,10 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// The largest WebSocket frame (and aggregated message) a client may send; a larger one
+/// closes the socket with 1009.
+pub const MAX_WS_FRAME_BYTES: usize = 64 * 1024;
+
 /// Client → server WebSocket frames.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -150,4 +154,12 @@ pub enum ClientFrame {
         #[serde(default)]
         conversation_id: Option<String>,
     },
+}
+
+impl ClientFrame {
+    /// Reads one text frame: the JSON shape, and the text and `client_message_id` limits of
+    /// [`crate::domain::MessageText`] and [`crate::domain::ClientMessageId`].
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
 }

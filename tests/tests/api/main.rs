@@ -13,6 +13,7 @@ mod authorization;
 mod customers;
 mod durability;
 mod errors;
+mod fuzz_corpora;
 mod idempotency;
 mod journey;
 mod knowledge_base;
