@@ -253,6 +253,41 @@ fn samples(
     Ok(out)
 }
 
+/// Adds the fit-split intent utterances whose intent label `take` accepts as `label`
+/// samples of the sentiment corpus with `weight` (none when the weight is 0); returns how many.
+fn weak_samples(
+    fit: &mut Vec<Sample>,
+    featurizer: &Featurizer,
+    intent: &Corpus,
+    sentiment: &Corpus,
+    label: &str,
+    weight: f32,
+    take: impl Fn(&str) -> bool,
+) -> Result<usize, ModelError> {
+    let Some(label) = sentiment.labels.iter().position(|l| l == label) else {
+        return Ok(0);
+    };
+    if weight <= 0.0 {
+        return Ok(0);
+    }
+    let mut added = 0;
+    for e in intent.split(Split::Fit) {
+        if !take(&intent.labels[e.label]) || !has_signal(&e.text) {
+            continue;
+        }
+        let (rows, known) = featurizer.rows(&e.text)?;
+        if known > 0 {
+            fit.push(Sample {
+                rows,
+                label: label as u32,
+                weight,
+            });
+            added += 1;
+        }
+    }
+    Ok(added)
+}
+
 fn train_task(
     task: Task,
     corpus: &Corpus,
@@ -301,60 +336,40 @@ fn train_task(
     // weight they join the fit samples as negatives. Fit split only: an identical text of the
     // chat file is then in the fit split as well (the split is a hash of the text), so no
     // validation or test line is ever trained on.
-    let mut weak = 0;
-    if let (Task::Sentiment, Some(intent), true) = (task, intent, h.complaint_weight > 0.0) {
-        let complaint = intent
-            .labels
-            .iter()
-            .position(|l| l == Intent::Complaint.label());
-        let negative = corpus.labels.iter().position(|l| l == "negative");
-        if let (Some(complaint), Some(negative)) = (complaint, negative) {
-            for e in intent.split(Split::Fit).filter(|e| e.label == complaint) {
-                let (rows, known) = featurizer.rows(&e.text)?;
-                if has_signal(&e.text) && known > 0 {
-                    fit.push(Sample {
-                        rows,
-                        label: negative as u32,
-                        weight: h.complaint_weight,
-                    });
-                    weak += 1;
-                }
-            }
+    let (mut weak, mut weak_neutral) = (0, 0);
+    if let (Task::Sentiment, Some(intent)) = (task, intent) {
+        weak = weak_samples(
+            &mut fit,
+            &featurizer,
+            intent,
+            corpus,
+            "negative",
+            h.complaint_weight,
+            |label| label == Intent::Complaint.label(),
+        )?;
+        if weak > 0 {
+            println!("{weak} intent `complaint` utterances added as negative fit samples");
         }
-    }
-    if weak > 0 {
-        println!("{weak} intent `complaint` utterances added as negative fit samples");
-    }
-    // The same for calm questions and requests: by the chat labelling guidelines a calm
-    // question, even about a broken or late item, is neutral.
-    let mut weak_neutral = 0;
-    if let (Task::Sentiment, Some(intent), true) = (task, intent, h.neutral_weight > 0.0) {
+        // The same for calm questions and requests: by the chat labelling guidelines a calm
+        // question, even about a broken or late item, is neutral.
         let excluded = [
             Intent::Complaint,
             Intent::HumanAgent,
             Intent::ThanksGoodbye,
             Intent::Other,
         ];
-        let neutral = corpus.labels.iter().position(|l| l == "neutral");
-        if let Some(neutral) = neutral {
-            for e in intent.split(Split::Fit) {
-                if excluded.iter().any(|x| x.label() == intent.labels[e.label]) {
-                    continue;
-                }
-                let (rows, known) = featurizer.rows(&e.text)?;
-                if has_signal(&e.text) && known > 0 {
-                    fit.push(Sample {
-                        rows,
-                        label: neutral as u32,
-                        weight: h.neutral_weight,
-                    });
-                    weak_neutral += 1;
-                }
-            }
+        weak_neutral = weak_samples(
+            &mut fit,
+            &featurizer,
+            intent,
+            corpus,
+            "neutral",
+            h.neutral_weight,
+            |label| !excluded.iter().any(|x| x.label() == label),
+        )?;
+        if weak_neutral > 0 {
+            println!("{weak_neutral} intent questions and requests added as neutral fit samples");
         }
-    }
-    if weak_neutral > 0 {
-        println!("{weak_neutral} intent questions and requests added as neutral fit samples");
     }
     let validation = samples(&featurizer, corpus, Split::Validation, h.chat_weight)?;
     println!(
