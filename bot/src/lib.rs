@@ -574,17 +574,20 @@ impl Bot {
             self.config.repeat_similarity
         };
         answered_again
-            || session
-                .iter()
-                .filter(|l| l.role == Role::Customer)
-                .map(|l| kb::normalize(&l.text))
-                // A bare number picks a clarifying option; picking the same one twice is no repeat.
-                .filter(|earlier| {
-                    !earlier
-                        .chars()
-                        .all(|c| c.is_ascii_digit() || c.is_whitespace())
-                })
-                .any(|earlier| kb::similarity(&earlier, normalized) >= threshold)
+            || kb::similar_to_any(
+                normalized,
+                session
+                    .iter()
+                    .filter(|l| l.role == Role::Customer)
+                    .map(|l| kb::normalize(&l.text))
+                    // A bare number picks a clarifying option; picking the same one twice is no repeat.
+                    .filter(|earlier| {
+                        !earlier
+                            .chars()
+                            .all(|c| c.is_ascii_digit() || c.is_whitespace())
+                    }),
+                threshold,
+            )
     }
 
     /// The customer pressed "talk to a person".

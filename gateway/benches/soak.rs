@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo bench -p gateway --bench soak                      # 1 000 customers, 100 agents, 3 min per backend
 //! SOAK_SECONDS=1800 cargo bench -p gateway --bench soak    # the long profile
+//! SOAK_BACKENDS=embedded cargo bench -p gateway --bench soak  # one backend (or "redis")
 //! ```
 //!
 //! For each backend (the embedded store, then a redis-server of its own), one gateway process
@@ -361,17 +362,28 @@ async fn main() -> Result<()> {
         ("GATEWAY_ACCEPT_TIMEOUT_SECS", "3600"),
         ("RUST_LOG", "warn"),
     ];
+    // SOAK_BACKENDS: "embedded,redis" (both, the default), "embedded" or "redis".
+    let backends = std::env::var("SOAK_BACKENDS").unwrap_or_else(|_| "embedded,redis".into());
+    let wanted = |name: &str| backends.split(',').any(|b| b.trim() == name);
     let mut reports = Vec::new();
-    let embedded = Gateway::start_embedded("soak-embedded", &limits).await?;
-    reports.push(soak(embedded, "embedded (redb)", &questions).await?);
-    let redis = RedisServer::start().await?;
-    let prefix = support::unique_prefix("soak");
-    let mut on_redis = limits.to_vec();
-    let url = redis.url();
-    on_redis.push(("GATEWAY_REDIS_URL", &url));
-    on_redis.push(("GATEWAY_REDIS_PREFIX", &prefix));
-    let gateway = Gateway::start_with("soak-redis", &on_redis).await?;
-    reports.push(soak(gateway, "Redis", &questions).await?);
+    if wanted("embedded") {
+        let embedded = Gateway::start_embedded("soak-embedded", &limits).await?;
+        reports.push(soak(embedded, "embedded (redb)", &questions).await?);
+    }
+    if wanted("redis") {
+        let redis = RedisServer::start().await?;
+        let prefix = support::unique_prefix("soak");
+        let mut on_redis = limits.to_vec();
+        let url = redis.url();
+        on_redis.push(("GATEWAY_REDIS_URL", &url));
+        on_redis.push(("GATEWAY_REDIS_PREFIX", &prefix));
+        let gateway = Gateway::start_with("soak-redis", &on_redis).await?;
+        reports.push(soak(gateway, "Redis", &questions).await?);
+    }
+    ensure!(
+        !reports.is_empty(),
+        "SOAK_BACKENDS names no backend: {backends}"
+    );
 
     println!(
         "| backend | customers | agents | seconds | acknowledged | agent replies | stored (with bot and system) | lost | duplicated | seq gaps | socket gaps | errors | ack p50 / p99 ms |"

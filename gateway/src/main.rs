@@ -2,6 +2,10 @@
 
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc: cheaper small allocations across worker threads than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()

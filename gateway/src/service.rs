@@ -254,6 +254,9 @@ impl AppState {
 
     /// `message.created` for integrators, one event per message.
     async fn emit_messages(&self, messages: &[&Message]) {
+        if !self.wants_event("message.created").await {
+            return;
+        }
         for message in messages {
             self.emit(
                 "message.created",

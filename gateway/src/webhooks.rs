@@ -315,6 +315,12 @@ impl AppState {
         self.webhook_wake.notify_one();
     }
 
+    /// Whether any webhook is subscribed to `event_type` (so a caller can skip building the
+    /// event's data when nobody wants it).
+    pub async fn wants_event(&self, event_type: &str) -> bool {
+        self.webhooks().await.iter().any(|h| h.wants(event_type))
+    }
+
     /// Writes an event to the outbox of every webhook subscribed to it. A failure is logged,
     /// not returned: the change the event reports is already stored and answered for.
     pub async fn emit(&self, event_type: &'static str, data: serde_json::Value) {

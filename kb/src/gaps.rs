@@ -134,3 +134,80 @@ mod similarity_tests {
         assert_eq!(similarity("", "退款"), 0.0);
     }
 }
+
+/// Whether [`similarity`] of `text` to any of `others` reaches `threshold`, analysing `text`
+/// once (a bot turn compares the new message with every earlier one of the session).
+pub fn similar_to_any<S: AsRef<str>>(
+    text: &str,
+    others: impl IntoIterator<Item = S>,
+    threshold: f32,
+) -> bool {
+    Analyzers::with_local(|analyzers| {
+        let ta = analyzers.run(text);
+        // One vocabulary for every pair (`text` is interned once); the frequencies are the
+        // pair's alone while it is weighed, so each score is `similarity`'s.
+        let mut stats = Stats::default();
+        let pa = stats.intern_packed(&ta);
+        others.into_iter().any(|other| {
+            let tb = analyzers.run(other.as_ref());
+            if ta.is_empty() || tb.is_empty() {
+                return 0.0 >= threshold;
+            }
+            let pb = stats.intern_packed(&tb);
+            stats.add(&pa);
+            stats.add(&pb);
+            stats.refresh();
+            let score =
+                Weighted::from_packed(&pa, &stats).dice(&Weighted::from_packed(&pb, &stats));
+            stats.remove(&pa);
+            stats.remove(&pb);
+            score >= threshold
+        })
+    })
+}
+
+#[cfg(test)]
+mod similar_to_any_tests {
+    use super::{similar_to_any, similarity};
+
+    #[test]
+    fn agrees_with_similarity_pair_by_pair() {
+        let earlier = [
+            "怎么开发票",
+            "where is my parcel now?",
+            "",
+            "🙂",
+            "满多少包邮",
+            "我的快递到哪里了",
+        ];
+        // Every pair alone, too: the shared vocabulary must not change any pair's score (but
+        // for the order of a float sum: terms are numbered in another order).
+        for text in ["我的快递到哪了", "满多少钱包邮", "where is my parcel"] {
+            for e in earlier {
+                let s = similarity(e, text);
+                assert!(similar_to_any(text, [e], s - 1e-5), "{text:?} / {e:?}");
+                assert!(
+                    s >= 1.0 || !similar_to_any(text, [e], s + 1e-4),
+                    "{text:?} / {e:?}"
+                );
+            }
+        }
+        for text in [
+            "我的快递到哪了",
+            "where is my parcel",
+            "退款",
+            "满多少钱包邮",
+            "",
+        ] {
+            for threshold in [0.0_f32, 0.05, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0] {
+                let expected = earlier.iter().any(|e| similarity(e, text) >= threshold);
+                assert_eq!(
+                    similar_to_any(text, earlier, threshold),
+                    expected,
+                    "{text:?} at {threshold}"
+                );
+            }
+        }
+        assert!(!similar_to_any("我的快递到哪了", Vec::<&str>::new(), 0.1));
+    }
+}

@@ -2,11 +2,19 @@
 //!
 //! redb is a pure-Rust, ACID, copy-on-write B-tree store: a write transaction is durable when
 //! `commit` returns (fsync, `Durability::Immediate`), so a message is on disk before the
-//! gateway acknowledges it, and a crash never leaves a half-written transaction. Write
-//! transactions are serialised by redb, which makes every multi-record method of [`Store`]
-//! atomic. redb calls block, so each runs on tokio's blocking pool.
+//! gateway acknowledges it, and a crash never leaves a half-written transaction.
+//!
+//! **Group commit.** Every write goes to one writer thread, which takes whatever writes are
+//! waiting (at most [`MAX_BATCH`]), runs them one after another in a single write transaction
+//! and commits it with one fsync; each caller is answered only after that commit. Writes of a
+//! batch run in the order they arrived and each sees the ones before it, exactly as if each had
+//! its own transaction, so every multi-record method of [`Store`] stays atomic. One failing
+//! write never takes the others with it: when a write of a batch fails, the batch is aborted
+//! and each of its writes runs again alone (which is why a write is a `Fn`, not a `FnOnce`).
+//! Under load the fsync — the cost of a durable write — is shared by every write waiting for
+//! it; alone, a write is committed at once, as before. Reads run on tokio's blocking pool.
 
-use super::{Appended, Claim, QueueEntry, Store, StoreError};
+use super::{Appended, Claim, CustomerTurn, QueueEntry, Store, StoreError};
 use crate::domain::{
     Agent, AgentPatch, ApiKey, Conversation, ConversationState, GapRecord, Message, NewMessage,
     RoutingRecord, StoredContext, TokenOwner,
@@ -14,11 +22,12 @@ use crate::domain::{
 use crate::webhooks::{Delivery, Webhook};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
@@ -49,6 +58,10 @@ const OUTBOX_DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("webho
 /// Scoped key hash → (expiry as Unix milliseconds, idempotency record JSON).
 const IDEMPOTENCY: TableDefinition<&str, (i64, &str)> = TableDefinition::new("idempotency");
 
+/// The most writes one transaction (one fsync) takes: enough to share an fsync among every
+/// request a busy process has in flight, few enough that one batch stays a short transaction.
+const MAX_BATCH: usize = 256;
+
 /// How long opening waits for a previous owner of the file (a server that is stopping in the
 /// same process, as in restart tests) to let go of its lock.
 const OPEN_RETRY_FOR: Duration = Duration::from_secs(10);
@@ -78,10 +91,118 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     Ok(serde_json::from_slice(bytes)?)
 }
 
-/// The embedded store. Cloning shares the database.
+/// A write waiting for the writer thread: its work, then its answer after the commit.
+trait Job: Send {
+    /// Runs the write in `txn`; false when it failed (its batch must not commit its changes).
+    fn run(&mut self, txn: &WriteTransaction) -> bool;
+    /// Answers the caller: its own failure, else the commit's failure, else its result.
+    fn answer(self: Box<Self>, committed: Result<(), String>);
+}
+
+struct Pending<T, F> {
+    work: F,
+    result: Option<Result<T, StoreError>>,
+    reply: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send,
+    F: Fn(&WriteTransaction) -> Result<T, StoreError> + Send,
+{
+    fn run(&mut self, txn: &WriteTransaction) -> bool {
+        // A panicking write must not take the writer thread (and every later write) with it.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| (self.work)(txn)))
+            .unwrap_or_else(|_| Err(StoreError::Task("a write panicked".into())));
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), String>) {
+        let result = match (self.result, committed) {
+            (Some(Err(e)), _) => Err(e),
+            (_, Err(e)) => Err(StoreError::Task(e)),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (None, Ok(())) => Err(StoreError::Task("a write was never run".into())),
+        };
+        // The caller may have gone (a dropped request); the write stands either way.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// The writer thread: batches of waiting writes, one transaction and one fsync each. It ends
+/// when every handle to the store is gone, and lets go of the database file then.
+fn write_batches(db: Arc<Database>, jobs: mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&db, batch);
+    }
+}
+
+fn commit_batch(db: &Database, mut batch: Vec<Box<dyn Job>>) {
+    if batch.len() == 1 {
+        batch.into_iter().for_each(|job| commit_alone(db, job));
+        return;
+    }
+    let outcome = (|| -> Result<bool, StoreError> {
+        let txn = db.begin_write()?;
+        // Stop at the first failure: its partial changes must not be committed.
+        if batch.iter_mut().all(|job| job.run(&txn)) {
+            txn.commit()?;
+            Ok(true)
+        } else {
+            txn.abort()?;
+            Ok(false)
+        }
+    })();
+    match outcome {
+        Ok(true) => batch.into_iter().for_each(|job| job.answer(Ok(()))),
+        // One write failed: each runs again alone, so only the failing one fails.
+        Ok(false) => batch.into_iter().for_each(|job| commit_alone(db, job)),
+        Err(e) => {
+            let e = format!("committing a batch of writes: {}", chain(&e));
+            batch.into_iter().for_each(|job| job.answer(Err(e.clone())));
+        }
+    }
+}
+
+fn commit_alone(db: &Database, mut job: Box<dyn Job>) {
+    let committed = (|| -> Result<(), StoreError> {
+        let txn = db.begin_write()?;
+        if job.run(&txn) {
+            txn.commit()?;
+        } else {
+            txn.abort()?;
+        }
+        Ok(())
+    })();
+    job.answer(committed.map_err(|e| format!("committing a write: {}", chain(&e))));
+}
+
+/// An error with its causes, for an answer that can only carry text.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The embedded store. Cloning shares the database and its writer thread.
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    writer: mpsc::Sender<Box<dyn Job>>,
 }
 
 impl EmbeddedStore {
@@ -121,7 +242,33 @@ impl EmbeddedStore {
         txn.open_table(OUTBOX_DUE)?;
         txn.open_table(IDEMPOTENCY)?;
         txn.commit()?;
-        Ok(Self { db: Arc::new(db) })
+        let db = Arc::new(db);
+        let (writer, jobs) = mpsc::channel();
+        let for_writer = Arc::clone(&db);
+        std::thread::Builder::new()
+            .name("redb-writer".into())
+            .spawn(move || write_batches(for_writer, jobs))?;
+        Ok(Self { db, writer })
+    }
+
+    /// Runs a write on the writer thread, in the next batch's transaction; answers after the
+    /// batch is committed (durably). `work` may run twice (see the module's docs): it must
+    /// not change anything outside `txn`.
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let stopped = || StoreError::Task("the store's writer has stopped".into());
+        self.writer
+            .send(Box::new(Pending {
+                work,
+                result: None,
+                reply,
+            }))
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     /// Runs blocking database work on the blocking pool.
@@ -144,11 +291,9 @@ impl EmbeddedStore {
     ) -> Result<(), StoreError> {
         let key = key.to_owned();
         let bytes = encode(value)?;
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             txn.open_table(table)?
                 .insert(key.as_str(), bytes.as_slice())?;
-            txn.commit()?;
             Ok(())
         })
         .await
@@ -192,10 +337,8 @@ impl EmbeddedStore {
         key: &str,
     ) -> Result<bool, StoreError> {
         let key = key.to_owned();
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             let existed = txn.open_table(table)?.remove(key.as_str())?.is_some();
-            txn.commit()?;
             Ok(existed)
         })
         .await
@@ -207,6 +350,81 @@ fn read_in<T: DeserializeOwned>(
     key: &str,
 ) -> Result<Option<T>, StoreError> {
     table.get(key)?.map(|v| decode(v.value())).transpose()
+}
+
+/// Messages of a conversation with `seq > after_seq`, oldest first, at most `limit`.
+fn messages_in(
+    table: &impl ReadableTable<(&'static str, u64), &'static [u8]>,
+    conversation_id: &str,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<Message>, StoreError> {
+    let mut out = Vec::new();
+    if after_seq == u64::MAX || limit == 0 {
+        return Ok(out);
+    }
+    for entry in table
+        .range((conversation_id, after_seq + 1)..=(conversation_id, u64::MAX))?
+        .take(limit)
+    {
+        let (_, v) = entry?;
+        out.push(decode(v.value())?);
+    }
+    Ok(out)
+}
+
+/// Appends a message with the next `seq`, or finds the original of a repeated
+/// `client_message_id`.
+fn append_in(
+    txn: &WriteTransaction,
+    conversation_id: &str,
+    message: &NewMessage,
+) -> Result<Appended, StoreError> {
+    let mut messages = txn.open_table(MESSAGES)?;
+    let mut client_ids = txn.open_table(CLIENT_IDS)?;
+    let cid = conversation_id;
+    let existing = match &message.client_message_id {
+        Some(client_id) => client_ids
+            .get((cid, client_id.as_str()))?
+            .map(|v| v.value()),
+        None => None,
+    };
+    if let Some(seq) = existing {
+        let original = messages
+            .get((cid, seq))?
+            .map(|v| decode::<Message>(v.value()))
+            .transpose()?;
+        if let Some(original) = original {
+            return Ok(Appended {
+                message: original,
+                created: false,
+            });
+        }
+    }
+    let last = messages
+        .range((cid, 0)..=(cid, u64::MAX))?
+        .next_back()
+        .transpose()?
+        .map(|(k, _)| k.value().1)
+        .unwrap_or(0);
+    let stored = Message {
+        id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+        conversation_id: conversation_id.to_owned(),
+        seq: last + 1,
+        author: message.author.clone(),
+        text: message.text.clone(),
+        created_at: message.created_at,
+        client_message_id: message.client_message_id.clone(),
+        bot: message.bot.clone(),
+    };
+    messages.insert((cid, stored.seq), encode(&stored)?.as_slice())?;
+    if let Some(client_id) = &stored.client_message_id {
+        client_ids.insert((cid, client_id.as_str()), stored.seq)?;
+    }
+    Ok(Appended {
+        message: stored,
+        created: true,
+    })
 }
 
 #[async_trait]
@@ -224,10 +442,8 @@ impl Store for EmbeddedStore {
 
     async fn put_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
         let (key, value) = (key.to_owned(), value.to_owned());
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             txn.open_table(META)?.insert(key.as_str(), value.as_str())?;
-            txn.commit()?;
             Ok(())
         })
         .await
@@ -250,13 +466,11 @@ impl Store for EmbeddedStore {
         let id = conversation.id.clone();
         let at = conversation.created_at.timestamp_millis();
         let bytes = encode(conversation)?;
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             txn.open_table(CONVERSATIONS)?
                 .insert(id.as_str(), bytes.as_slice())?;
             txn.open_table(CONVERSATIONS_BY_TIME)?
                 .insert((at, id.as_str()), ())?;
-            txn.commit()?;
             Ok(())
         })
         .await
@@ -299,57 +513,68 @@ impl Store for EmbeddedStore {
         message: NewMessage,
     ) -> Result<Appended, StoreError> {
         let conversation_id = conversation_id.to_owned();
-        self.run(move |db| {
-            let txn = db.begin_write()?;
-            let appended = {
-                let mut messages = txn.open_table(MESSAGES)?;
-                let mut client_ids = txn.open_table(CLIENT_IDS)?;
-                let cid = conversation_id.as_str();
-                let existing = match &message.client_message_id {
-                    Some(client_id) => client_ids
+        self.write(move |txn| append_in(txn, &conversation_id, &message))
+            .await
+    }
+
+    /// One write, one hand-off: the conversation, the append and the history the bot reads.
+    async fn customer_turn(
+        &self,
+        conversation_id: &str,
+        message: NewMessage,
+        history: usize,
+    ) -> Result<CustomerTurn, StoreError> {
+        let conversation_id = conversation_id.to_owned();
+        self.write(move |txn| {
+            let cid = conversation_id.as_str();
+            let conversation = read_in::<Conversation>(&txn.open_table(CONVERSATIONS)?, cid)?;
+            let Some(conversation) = conversation.map(Box::new) else {
+                return Ok(CustomerTurn::Missing);
+            };
+            if conversation.state == ConversationState::Closed {
+                // A retry of a message stored before the close still finds its original.
+                let seen = match &message.client_message_id {
+                    Some(client_id) => txn
+                        .open_table(CLIENT_IDS)?
                         .get((cid, client_id.as_str()))?
                         .map(|v| v.value()),
                     None => None,
                 };
-                if let Some(seq) = existing {
-                    let original = messages
+                let messages = txn.open_table(MESSAGES)?;
+                let original = match seen {
+                    Some(seq) => messages
                         .get((cid, seq))?
                         .map(|v| decode::<Message>(v.value()))
-                        .transpose()?;
-                    if let Some(original) = original {
-                        return Ok(Appended {
-                            message: original,
-                            created: false,
-                        });
-                    }
-                }
-                let last = messages
-                    .range((cid, 0)..=(cid, u64::MAX))?
-                    .next_back()
-                    .transpose()?
-                    .map(|(k, _)| k.value().1)
-                    .unwrap_or(0);
-                let stored = Message {
-                    id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
-                    conversation_id: conversation_id.clone(),
-                    seq: last + 1,
-                    author: message.author,
-                    text: message.text,
-                    created_at: message.created_at,
-                    client_message_id: message.client_message_id,
-                    bot: message.bot,
+                        .transpose()?,
+                    None => None,
                 };
-                messages.insert((cid, stored.seq), encode(&stored)?.as_slice())?;
-                if let Some(client_id) = &stored.client_message_id {
-                    client_ids.insert((cid, client_id.as_str()), stored.seq)?;
-                }
-                Appended {
-                    message: stored,
-                    created: true,
-                }
-            };
-            txn.commit()?;
-            Ok(appended)
+                return Ok(match original {
+                    Some(original) => CustomerTurn::Repeat {
+                        following: messages_in(&messages, cid, original.seq, history)?,
+                        conversation,
+                        original,
+                    },
+                    None => CustomerTurn::Closed(conversation),
+                });
+            }
+            let appended = append_in(txn, cid, &message)?;
+            let seq = appended.message.seq;
+            let messages = txn.open_table(MESSAGES)?;
+            if !appended.created {
+                return Ok(CustomerTurn::Repeat {
+                    conversation,
+                    original: appended.message,
+                    following: messages_in(&messages, cid, seq, history)?,
+                });
+            }
+            // Seqs have no gaps, so the `history` messages before `seq` start right after this.
+            let start = seq.saturating_sub(1).saturating_sub(history as u64);
+            let earlier = messages_in(&messages, cid, start, history.min((seq - 1) as usize))?;
+            Ok(CustomerTurn::Appended {
+                conversation,
+                message: appended.message,
+                earlier,
+            })
         })
         .await
     }
@@ -363,28 +588,19 @@ impl Store for EmbeddedStore {
         let conversation_id = conversation_id.to_owned();
         self.run(move |db| {
             let txn = db.begin_read()?;
-            let table = txn.open_table(MESSAGES)?;
-            let cid = conversation_id.as_str();
-            let mut out = Vec::new();
-            if after_seq == u64::MAX {
-                return Ok(out);
-            }
-            for entry in table
-                .range((cid, after_seq + 1)..=(cid, u64::MAX))?
-                .take(limit)
-            {
-                let (_, v) = entry?;
-                out.push(decode(v.value())?);
-            }
-            Ok(out)
+            messages_in(
+                &txn.open_table(MESSAGES)?,
+                &conversation_id,
+                after_seq,
+                limit,
+            )
         })
         .await
     }
 
     async fn note_repeat(&self, conversation_id: &str) -> Result<u32, StoreError> {
         let conversation_id = conversation_id.to_owned();
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             let count = {
                 let mut conversations = txn.open_table(CONVERSATIONS)?;
                 let Some(mut conversation) =
@@ -397,7 +613,6 @@ impl Store for EmbeddedStore {
                     .insert(conversation_id.as_str(), encode(&conversation)?.as_slice())?;
                 conversation.repeats_after_handoff
             };
-            txn.commit()?;
             Ok(count)
         })
         .await
@@ -425,8 +640,7 @@ impl Store for EmbeddedStore {
     ) -> Result<(), StoreError> {
         let conversation_id = conversation_id.to_owned();
         let bytes = encode(record)?;
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             {
                 let mut table = txn.open_table(ROUTING)?;
                 let cid = conversation_id.as_str();
@@ -437,7 +651,6 @@ impl Store for EmbeddedStore {
                     .map_or(0, |(k, _)| k.value().1 + 1);
                 table.insert((cid, next), bytes.as_slice())?;
             }
-            txn.commit()?;
             Ok(())
         })
         .await
@@ -473,18 +686,16 @@ impl Store for EmbeddedStore {
 
     async fn patch_agent(&self, id: &str, patch: AgentPatch) -> Result<Option<Agent>, StoreError> {
         let id = id.to_owned();
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             let patched = {
                 let mut agents = txn.open_table(AGENTS)?;
                 let Some(mut agent) = read_in::<Agent>(&agents, &id)? else {
                     return Ok(None);
                 };
-                patch.apply(&mut agent);
+                patch.clone().apply(&mut agent);
                 agents.insert(id.as_str(), encode(&agent)?.as_slice())?;
                 agent
             };
-            txn.commit()?;
             Ok(Some(patched))
         })
         .await
@@ -492,8 +703,7 @@ impl Store for EmbeddedStore {
 
     async fn delete_idle_agent(&self, id: &str) -> Result<Result<bool, usize>, StoreError> {
         let id = id.to_owned();
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             let outcome = {
                 let mut agents = txn.open_table(AGENTS)?;
                 match read_in::<Agent>(&agents, &id)? {
@@ -505,7 +715,6 @@ impl Store for EmbeddedStore {
                     }
                 }
             };
-            txn.commit()?;
             Ok(outcome)
         })
         .await
@@ -517,8 +726,7 @@ impl Store for EmbeddedStore {
         now: DateTime<Utc>,
     ) -> Result<Option<Conversation>, StoreError> {
         let entry = entry.clone();
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             let updated = {
                 let mut conversations = txn.open_table(CONVERSATIONS)?;
                 let id = entry.conversation_id.as_str();
@@ -536,7 +744,6 @@ impl Store for EmbeddedStore {
                     .insert(id, encode(&entry)?.as_slice())?;
                 conversation
             };
-            txn.commit()?;
             Ok(Some(updated))
         })
         .await
@@ -553,8 +760,7 @@ impl Store for EmbeddedStore {
         now: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
         let (conversation_id, agent_id) = (conversation_id.to_owned(), agent_id.to_owned());
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             let claimed = {
                 let mut queue = txn.open_table(QUEUE)?;
                 let mut conversations = txn.open_table(CONVERSATIONS)?;
@@ -587,7 +793,6 @@ impl Store for EmbeddedStore {
                     agent: Box::new(agent),
                 }
             };
-            txn.commit()?;
             Ok(claimed)
         })
         .await
@@ -601,8 +806,7 @@ impl Store for EmbeddedStore {
         now: DateTime<Utc>,
     ) -> Result<Option<(Conversation, Agent)>, StoreError> {
         let (entry, agent_id) = (entry.clone(), agent_id.to_owned());
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             let requeued = {
                 let mut conversations = txn.open_table(CONVERSATIONS)?;
                 let mut agents = txn.open_table(AGENTS)?;
@@ -633,7 +837,6 @@ impl Store for EmbeddedStore {
                     .insert(id, encode(&entry)?.as_slice())?;
                 (conversation, agent)
             };
-            txn.commit()?;
             Ok(Some(requeued))
         })
         .await
@@ -646,8 +849,7 @@ impl Store for EmbeddedStore {
         now: DateTime<Utc>,
     ) -> Result<Option<Conversation>, StoreError> {
         let (conversation_id, agent_id) = (conversation_id.to_owned(), agent_id.to_owned());
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             let noted = {
                 let mut conversations = txn.open_table(CONVERSATIONS)?;
                 let Some(mut conversation) =
@@ -668,7 +870,6 @@ impl Store for EmbeddedStore {
                     .insert(conversation_id.as_str(), encode(&conversation)?.as_slice())?;
                 conversation
             };
-            txn.commit()?;
             Ok(Some(noted))
         })
         .await
@@ -681,8 +882,7 @@ impl Store for EmbeddedStore {
         now: DateTime<Utc>,
     ) -> Result<Option<(Conversation, Option<Agent>)>, StoreError> {
         let conversation_id = conversation_id.to_owned();
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             let finished = {
                 let mut conversations = txn.open_table(CONVERSATIONS)?;
                 let Some(mut conversation) =
@@ -710,7 +910,6 @@ impl Store for EmbeddedStore {
                     .insert(conversation_id.as_str(), encode(&conversation)?.as_slice())?;
                 (conversation, released)
             };
-            txn.commit()?;
             Ok(Some(finished))
         })
         .await
@@ -718,14 +917,12 @@ impl Store for EmbeddedStore {
 
     async fn push_gap(&self, gap: &GapRecord) -> Result<(), StoreError> {
         let bytes = encode(gap)?;
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             {
                 let mut table = txn.open_table(GAPS)?;
                 let next = table.last()?.map_or(0, |(k, _)| k.value() + 1);
                 table.insert(next, bytes.as_slice())?;
             }
-            txn.commit()?;
             Ok(())
         })
         .await
@@ -772,9 +969,8 @@ impl Store for EmbeddedStore {
         let claim = serde_json::to_string(&Record::InFlight {
             fingerprint: fingerprint.to_owned(),
         })?;
-        self.run(move |db| {
+        self.write(move |txn| {
             let now = Utc::now().timestamp_millis();
-            let txn = db.begin_write()?;
             let found = {
                 let mut table = txn.open_table(IDEMPOTENCY)?;
                 let current = table.get(key.as_str())?.and_then(|v| {
@@ -790,7 +986,6 @@ impl Store for EmbeddedStore {
                     }
                 }
             };
-            txn.commit()?;
             Ok(found.unwrap_or(Claim::Claimed))
         })
         .await
@@ -804,12 +999,10 @@ impl Store for EmbeddedStore {
     ) -> Result<(), StoreError> {
         let key = key.to_owned();
         let record = serde_json::to_string(&crate::idempotency::Record::Done(response.clone()))?;
-        self.run(move |db| {
+        self.write(move |txn| {
             let expires = Utc::now().timestamp_millis() + keep_for.num_milliseconds();
-            let txn = db.begin_write()?;
             txn.open_table(IDEMPOTENCY)?
                 .insert(key.as_str(), (expires, record.as_str()))?;
-            txn.commit()?;
             Ok(())
         })
         .await
@@ -817,10 +1010,8 @@ impl Store for EmbeddedStore {
 
     async fn release_idempotency_key(&self, key: &str) -> Result<(), StoreError> {
         let key = key.to_owned();
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             txn.open_table(IDEMPOTENCY)?.remove(key.as_str())?;
-            txn.commit()?;
             Ok(())
         })
         .await
@@ -828,8 +1019,7 @@ impl Store for EmbeddedStore {
 
     async fn push_log(&self, log: &str, record: &str, cap: usize) -> Result<(), StoreError> {
         let (log, record) = (log.to_owned(), record.to_owned());
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             {
                 let mut table = txn.open_table(LOGS)?;
                 let range = (log.as_str(), 0)..=(log.as_str(), u64::MAX);
@@ -848,7 +1038,6 @@ impl Store for EmbeddedStore {
                     table.remove((log.as_str(), n))?;
                 }
             }
-            txn.commit()?;
             Ok(())
         })
         .await
@@ -890,8 +1079,7 @@ impl Store for EmbeddedStore {
             .iter()
             .map(|d| Ok((d.id.clone(), d.next_at.timestamp_millis(), encode(d)?)))
             .collect::<Result<_, StoreError>>()?;
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             {
                 let mut outbox = txn.open_table(OUTBOX)?;
                 let mut due = txn.open_table(OUTBOX_DUE)?;
@@ -900,7 +1088,6 @@ impl Store for EmbeddedStore {
                     due.insert((*at, id.as_str()), ())?;
                 }
             }
-            txn.commit()?;
             Ok(())
         })
         .await
@@ -913,8 +1100,7 @@ impl Store for EmbeddedStore {
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
         let (now, lease) = (now.timestamp_millis(), lease_until);
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             let mut claimed = Vec::new();
             {
                 let mut outbox = txn.open_table(OUTBOX)?;
@@ -936,7 +1122,6 @@ impl Store for EmbeddedStore {
                     claimed.push(delivery);
                 }
             }
-            txn.commit()?;
             Ok(claimed)
         })
         .await
@@ -947,10 +1132,10 @@ impl Store for EmbeddedStore {
         delivery: &Delivery,
         next_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        let mut delivery = delivery.clone();
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        let delivery = delivery.clone();
+        self.write(move |txn| {
             {
+                let mut delivery = delivery.clone();
                 let mut outbox = txn.open_table(OUTBOX)?;
                 let mut due = txn.open_table(OUTBOX_DUE)?;
                 // Whatever due time the stored record holds (the lease) goes.
@@ -968,7 +1153,6 @@ impl Store for EmbeddedStore {
                     }
                 }
             }
-            txn.commit()?;
             Ok(())
         })
         .await
@@ -991,8 +1175,7 @@ impl Store for EmbeddedStore {
             .iter()
             .map(|a| Ok((a.id.clone(), encode(a)?)))
             .collect::<Result<_, StoreError>>()?;
-        self.run(move |db| {
-            let txn = db.begin_write()?;
+        self.write(move |txn| {
             let deleted = {
                 let mut table = txn.open_table(ARTICLES)?;
                 let mut deleted = Vec::new();
@@ -1014,7 +1197,6 @@ impl Store for EmbeddedStore {
                 }
                 deleted
             };
-            txn.commit()?;
             Ok(deleted)
         })
         .await
@@ -1046,6 +1228,137 @@ mod tests {
             client_message_id: client_id.map(Into::into),
             bot: None,
         }
+    }
+
+    /// Writes of one batch share a transaction: each sees the ones before it, none is
+    /// visible to readers before the batch commits; a failing or panicking write is run again
+    /// alone and fails alone, and the others of its batch are committed.
+    #[tokio::test]
+    async fn a_batch_commits_together_and_a_failing_write_fails_alone() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = EmbeddedStore::open(dir.path())?;
+        let put = |key: &'static str| {
+            move |txn: &WriteTransaction| -> Result<(), StoreError> {
+                txn.open_table(META)?.insert(key, "v")?;
+                Ok(())
+            }
+        };
+        // Holds the writer so that the writes below queue up into one batch.
+        let (started, wait_started) = std::sync::mpsc::channel::<()>();
+        let (release, wait_release) = std::sync::mpsc::channel::<()>();
+        let (started, wait_release) = (
+            std::sync::Mutex::new(started),
+            std::sync::Mutex::new(wait_release),
+        );
+        let blocker = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |_txn| {
+                        let _ = started.lock().map(|s| s.send(()));
+                        let _ = wait_release.lock().map(|r| r.recv());
+                        Ok(())
+                    })
+                    .await
+            }
+        });
+        wait_started.recv()?;
+        let db = Arc::clone(&store.db);
+        let b = tokio::spawn({
+            let store = store.clone();
+            async move { store.write(put("b")).await }
+        });
+        let failing = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .write(|txn| -> Result<(), StoreError> {
+                        txn.open_table(META)?.insert("failed", "v")?;
+                        Err(StoreError::Task("this write fails".into()))
+                    })
+                    .await
+            }
+        });
+        let panicking = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .write(|txn| -> Result<(), StoreError> {
+                        txn.open_table(META)?.insert("panicked", "v")?;
+                        panic!("this write panics")
+                    })
+                    .await
+            }
+        });
+        // Sees b's write in its own transaction while no reader can: the same batch.
+        let d = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |txn| -> Result<(bool, bool), StoreError> {
+                        let in_batch = txn.open_table(META)?.get("b")?.is_some();
+                        let committed = db.begin_read()?.open_table(META)?.get("b")?.is_some();
+                        txn.open_table(META)?.insert("d", "v")?;
+                        Ok((in_batch, committed))
+                    })
+                    .await
+            }
+        });
+        // Let every write reach the queue, then let the writer go.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        release.send(())?;
+        blocker.await??;
+        b.await??;
+        let (in_batch, committed_before) = d.await??;
+        assert!(in_batch && !committed_before, "b and d were not one batch");
+        assert!(matches!(failing.await?, Err(StoreError::Task(m)) if m == "this write fails"));
+        assert!(matches!(panicking.await?, Err(StoreError::Task(m)) if m == "a write panicked"));
+        for (key, kept) in [
+            ("b", true),
+            ("d", true),
+            ("failed", false),
+            ("panicked", false),
+        ] {
+            assert_eq!(store.get_meta(key).await?.is_some(), kept, "{key}");
+        }
+        // The writer lives on.
+        store.put_meta("after", "v").await?;
+        assert_eq!(store.get_meta("after").await?.as_deref(), Some("v"));
+        Ok(())
+    }
+
+    /// Many writers at once on one conversation: every acknowledged message is stored once,
+    /// with gap-free `seq`s, and is there after reopening.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_appends_are_all_kept_with_gap_free_seqs() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        {
+            let store = EmbeddedStore::open(dir.path())?;
+            let mut tasks = Vec::new();
+            for i in 0..400 {
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    let id = format!("m{}", i % 300);
+                    store
+                        .append_message("c1", customer_message(&id, Some(&id)))
+                        .await
+                }));
+            }
+            let mut created = 0;
+            for task in tasks {
+                created += usize::from(task.await??.created);
+            }
+            assert_eq!(created, 300, "a repeated client_message_id stores nothing");
+        }
+        let store = EmbeddedStore::open(dir.path())?;
+        let messages = store.messages("c1", 0, usize::MAX).await?;
+        let seqs: Vec<u64> = messages.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, (1..=300).collect::<Vec<u64>>());
+        let mut ids: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 300);
+        Ok(())
     }
 
     #[tokio::test]
