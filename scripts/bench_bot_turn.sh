@@ -45,8 +45,8 @@
 #    are not API keys, so it is never consulted here; raised only for completeness.
 #  The baseline has no rate limits at all (less work for it).
 #
-# Settings (environment): BENCH_SECONDS [20], BENCH_CONVERSATIONS [300 x BENCH_SECONDS per
-# system = requests/s x seconds / 10 for up to 3000 requests/s, i.e. 10x a ~300/s baseline; a
+# Settings (environment): BENCH_SECONDS [20], BENCH_CONVERSATIONS [600 x BENCH_SECONDS per
+# system = requests/s x seconds / 10 for up to 6000 requests/s, i.e. 10x a ~600/s baseline; a
 # run that runs out says "wrapped" and the table warns], BENCH_TMPDIR
 # [$TMPDIR or /tmp: where both systems keep their data; on tmpfs such as /dev/shm fsync costs
 # nothing, which isolates the storage's share], BENCH_KEEP=1 keeps the temporary directory
@@ -57,8 +57,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 seconds="${BENCH_SECONDS:-20}"
-# Enough for 3000 requests/s (10x a baseline of ~300/s) at 10 messages per conversation.
-conversations="${BENCH_CONVERSATIONS:-$((seconds * 300))}"
+# Enough for 6000 requests/s (10x a baseline of ~600/s) at 10 messages per conversation.
+conversations="${BENCH_CONVERSATIONS:-$((seconds * 600))}"
 workers="$(nproc)"
 threads=2
 connections=64

@@ -2,9 +2,10 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc: cheaper small allocations across worker threads than the system allocator.
+/// jemalloc: a bot turn makes many small, short-lived allocations on several threads, where
+/// glibc's malloc cost a fifth of the throughput (`bash scripts/bench_bot_turn.sh`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

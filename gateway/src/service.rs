@@ -398,10 +398,20 @@ impl AppState {
         let bot = std::sync::Arc::clone(&self.bot);
         let customer = customer_info(&conversation);
         let turn_text = text.as_str().to_owned();
-        let outcome =
-            tokio::task::spawn_blocking(move || bot.turn(&transcript, &turn_text, customer))
+        let outcome = {
+            // First come, first served, one turn per core (see `AppState::bot_slots`).
+            let _slot = self
+                .bot_slots
+                .acquire()
                 .await
                 .map_err(|e| ApiError::Internal(e.into()))?;
+            tokio::task::spawn_blocking(move || bot.turn(&transcript, &turn_text, customer))
+                .await
+                .map_err(|e| ApiError::Internal(e.into()))?
+        };
+        // This write's commit also puts the customer's message on disk where the store answered
+        // `customer_turn` before it was (the embedded store's one fsync per bot turn): nothing of
+        // the turn is acknowledged or announced before it.
         let reply = self
             .store
             .append_message(

@@ -47,6 +47,9 @@ pub struct AppState {
     pub webhook_cache: Mutex<Option<(Instant, Vec<crate::webhooks::Webhook>)>>,
     /// Wakes the webhook worker when an event was written here.
     pub webhook_wake: tokio::sync::Notify,
+    /// Bot turns running at once: one per core, the others wait in arrival order. Turns are
+    /// pure CPU; run all at once, they share the cores and finish together, late.
+    pub bot_slots: tokio::sync::Semaphore,
 }
 
 /// Locks a mutex; a panic elsewhere while it was held leaves data that is still usable here
@@ -59,7 +62,9 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl AppState {
     pub fn new(settings: Settings, store: Arc<dyn Store>, bot: Arc<bot::Bot>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
+            bot_slots: tokio::sync::Semaphore::new(cores),
             settings,
             store,
             hub: Arc::new(Hub::default()),

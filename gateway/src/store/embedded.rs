@@ -95,12 +95,16 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
 trait Job: Send {
     /// Runs the write in `txn`; false when it failed (its batch must not commit its changes).
     fn run(&mut self, txn: &WriteTransaction) -> bool;
+    /// Whether its answer needs the batch on disk (fsync) first; asked after `run`.
+    fn needs_sync(&self) -> bool;
     /// Answers the caller: its own failure, else the commit's failure, else its result.
     fn answer(self: Box<Self>, committed: Result<(), String>);
 }
 
 struct Pending<T, F> {
     work: F,
+    /// Whether a result may be answered before it is on disk (see [`EmbeddedStore::customer_turn`]).
+    sync: fn(&T) -> bool,
     result: Option<Result<T, StoreError>>,
     reply: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
 }
@@ -117,6 +121,13 @@ where
         let ok = result.is_ok();
         self.result = Some(result);
         ok
+    }
+
+    fn needs_sync(&self) -> bool {
+        match &self.result {
+            Some(Ok(value)) => (self.sync)(value),
+            _ => true,
+        }
     }
 
     fn answer(self: Box<Self>, committed: Result<(), String>) {
@@ -155,7 +166,7 @@ fn commit_batch(db: &Database, mut batch: Vec<Box<dyn Job>>) {
         let txn = db.begin_write()?;
         // Stop at the first failure: its partial changes must not be committed.
         if batch.iter_mut().all(|job| job.run(&txn)) {
-            txn.commit()?;
+            commit(txn, batch.iter().any(|job| job.needs_sync()))?;
             Ok(true)
         } else {
             txn.abort()?;
@@ -177,13 +188,25 @@ fn commit_alone(db: &Database, mut job: Box<dyn Job>) {
     let committed = (|| -> Result<(), StoreError> {
         let txn = db.begin_write()?;
         if job.run(&txn) {
-            txn.commit()?;
+            commit(txn, job.needs_sync())?;
         } else {
             txn.abort()?;
         }
         Ok(())
     })();
     job.answer(committed.map_err(|e| format!("committing a write: {}", chain(&e))));
+}
+
+/// Commits with an fsync when `sync`; otherwise in memory only, made durable by the next
+/// commit with an fsync (redb's `Durability::None`): readers see it at once, a crash before that
+/// next commit loses it.
+fn commit(mut txn: WriteTransaction, sync: bool) -> Result<(), StoreError> {
+    if !sync {
+        txn.set_durability(redb::Durability::None)
+            .map_err(|e| StoreError::Task(format!("setting durability: {e}")))?;
+    }
+    txn.commit()?;
+    Ok(())
 }
 
 /// An error with its causes, for an answer that can only carry text.
@@ -259,11 +282,23 @@ impl EmbeddedStore {
         T: Send + 'static,
         F: Fn(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
     {
+        self.write_then(work, |_| true).await
+    }
+
+    /// [`EmbeddedStore::write`] whose result, when `sync` says so, is answered before it is on
+    /// disk: its caller promises a later write with an fsync before anything it stored is
+    /// acknowledged or announced.
+    async fn write_then<T, F>(&self, work: F, sync: fn(&T) -> bool) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let stopped = || StoreError::Task("the store's writer has stopped".into());
         self.writer
             .send(Box::new(Pending {
                 work,
+                sync,
                 result: None,
                 reply,
             }))
@@ -518,6 +553,11 @@ impl Store for EmbeddedStore {
     }
 
     /// One write, one hand-off: the conversation, the append and the history the bot reads.
+    ///
+    /// A new message to a conversation the bot holds is answered before it is on disk: the
+    /// gateway acknowledges and announces it only after the bot's answer, whose write syncs
+    /// both (one fsync per bot turn, not two). Every other outcome is synced before its answer
+    /// — a retried message, in particular, is acknowledged, so its original must be on disk.
     async fn customer_turn(
         &self,
         conversation_id: &str,
@@ -525,7 +565,7 @@ impl Store for EmbeddedStore {
         history: usize,
     ) -> Result<CustomerTurn, StoreError> {
         let conversation_id = conversation_id.to_owned();
-        self.write(move |txn| {
+        let turn = move |txn: &WriteTransaction| {
             let cid = conversation_id.as_str();
             let conversation = read_in::<Conversation>(&txn.open_table(CONVERSATIONS)?, cid)?;
             let Some(conversation) = conversation.map(Box::new) else {
@@ -575,8 +615,12 @@ impl Store for EmbeddedStore {
                 message: appended.message,
                 earlier,
             })
-        })
-        .await
+        };
+        let sync = |turn: &CustomerTurn| {
+            !matches!(turn, CustomerTurn::Appended { conversation, .. }
+                if conversation.state == ConversationState::Bot)
+        };
+        self.write_then(turn, sync).await
     }
 
     async fn messages(
@@ -1230,40 +1274,86 @@ mod tests {
         }
     }
 
-    /// Writes of one batch share a transaction: each sees the ones before it, none is
-    /// visible to readers before the batch commits; a failing or panicking write is run again
-    /// alone and fails alone, and the others of its batch are committed.
-    #[tokio::test]
-    async fn a_batch_commits_together_and_a_failing_write_fails_alone() -> anyhow::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let store = EmbeddedStore::open(dir.path())?;
-        let put = |key: &'static str| {
-            move |txn: &WriteTransaction| -> Result<(), StoreError> {
-                txn.open_table(META)?.insert(key, "v")?;
-                Ok(())
-            }
-        };
-        // Holds the writer so that the writes below queue up into one batch.
+    /// Holds the writer thread with a write that waits for the returned sender, so that the
+    /// writes made meanwhile queue up into one batch.
+    async fn hold_writer(
+        store: &EmbeddedStore,
+    ) -> anyhow::Result<(
+        tokio::task::JoinHandle<Result<(), StoreError>>,
+        std::sync::mpsc::Sender<()>,
+    )> {
         let (started, wait_started) = std::sync::mpsc::channel::<()>();
         let (release, wait_release) = std::sync::mpsc::channel::<()>();
-        let (started, wait_release) = (
-            std::sync::Mutex::new(started),
-            std::sync::Mutex::new(wait_release),
-        );
-        let blocker = tokio::spawn({
+        let held = tokio::spawn({
             let store = store.clone();
             async move {
                 store
                     .write(move |_txn| {
-                        let _ = started.lock().map(|s| s.send(()));
-                        let _ = wait_release.lock().map(|r| r.recv());
+                        let _ = started.send(());
+                        let _ = wait_release.recv();
                         Ok(())
                     })
                     .await
             }
         });
-        wait_started.recv()?;
+        tokio::task::spawn_blocking(move || wait_started.recv()).await??;
+        Ok((held, release))
+    }
+
+    fn put(key: &'static str) -> impl Fn(&WriteTransaction) -> Result<(), StoreError> {
+        move |txn| {
+            txn.open_table(META)?.insert(key, "v")?;
+            Ok(())
+        }
+    }
+
+    /// Writes of one batch share a transaction: each sees the ones before it, and readers see
+    /// none of them before the batch commits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_waiting_together_commit_as_one_batch() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = EmbeddedStore::open(dir.path())?;
+        let (held, release) = hold_writer(&store).await?;
+        let b = tokio::spawn({
+            let store = store.clone();
+            async move { store.write(put("b")).await }
+        });
         let db = Arc::clone(&store.db);
+        let d = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |txn| -> Result<(bool, bool), StoreError> {
+                        let in_batch = txn.open_table(META)?.get("b")?.is_some();
+                        let committed = db.begin_read()?.open_table(META)?.get("b")?.is_some();
+                        txn.open_table(META)?.insert("d", "v")?;
+                        Ok((in_batch, committed))
+                    })
+                    .await
+            }
+        });
+        // Let both writes reach the queue (in this order), then let the writer go.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        release.send(())?;
+        held.await??;
+        b.await??;
+        let (in_batch, committed_before) = d.await??;
+        assert!(in_batch, "d did not see b's write");
+        assert!(
+            !committed_before,
+            "b was committed before d ran: not one batch"
+        );
+        assert_eq!(store.get_meta("d").await?.as_deref(), Some("v"));
+        Ok(())
+    }
+
+    /// A failing or panicking write in a batch fails alone: the batch runs again write by
+    /// write, the others are committed, its changes are not, and the writer lives on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_fails_alone() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = EmbeddedStore::open(dir.path())?;
+        let (held, release) = hold_writer(&store).await?;
         let b = tokio::spawn({
             let store = store.clone();
             async move { store.write(put("b")).await }
@@ -1290,27 +1380,15 @@ mod tests {
                     .await
             }
         });
-        // Sees b's write in its own transaction while no reader can: the same batch.
         let d = tokio::spawn({
             let store = store.clone();
-            async move {
-                store
-                    .write(move |txn| -> Result<(bool, bool), StoreError> {
-                        let in_batch = txn.open_table(META)?.get("b")?.is_some();
-                        let committed = db.begin_read()?.open_table(META)?.get("b")?.is_some();
-                        txn.open_table(META)?.insert("d", "v")?;
-                        Ok((in_batch, committed))
-                    })
-                    .await
-            }
+            async move { store.write(put("d")).await }
         });
-        // Let every write reach the queue, then let the writer go.
         tokio::time::sleep(Duration::from_millis(200)).await;
         release.send(())?;
-        blocker.await??;
+        held.await??;
         b.await??;
-        let (in_batch, committed_before) = d.await??;
-        assert!(in_batch && !committed_before, "b and d were not one batch");
+        d.await??;
         assert!(matches!(failing.await?, Err(StoreError::Task(m)) if m == "this write fails"));
         assert!(matches!(panicking.await?, Err(StoreError::Task(m)) if m == "a write panicked"));
         for (key, kept) in [
@@ -1321,7 +1399,6 @@ mod tests {
         ] {
             assert_eq!(store.get_meta(key).await?.is_some(), kept, "{key}");
         }
-        // The writer lives on.
         store.put_meta("after", "v").await?;
         assert_eq!(store.get_meta("after").await?.as_deref(), Some("v"));
         Ok(())
