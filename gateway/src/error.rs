@@ -155,3 +155,16 @@ pub fn path_error(
 ) -> actix_web::Error {
     ApiError::Invalid(err.to_string()).into()
 }
+
+/// An error with its causes, joined by ": " ("connection refused", not just "error sending
+/// request"), for logs and answers that can only carry text.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

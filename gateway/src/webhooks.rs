@@ -497,14 +497,10 @@ impl AppState {
 /// An error with its causes, for the delivery log ("connection refused", not just "error
 /// sending request").
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text.chars().take(LOGGED_BODY_CHARS).collect()
+    crate::error::chain(e)
+        .chars()
+        .take(LOGGED_BODY_CHARS)
+        .collect()
 }
 
 #[cfg(test)]

@@ -178,7 +178,7 @@ fn commit_batch(db: &Database, mut batch: Vec<Box<dyn Job>>) {
         // One write failed: each runs again alone, so only the failing one fails.
         Ok(false) => batch.into_iter().for_each(|job| commit_alone(db, job)),
         Err(e) => {
-            let e = format!("committing a batch of writes: {}", chain(&e));
+            let e = format!("committing a batch of writes: {}", crate::error::chain(&e));
             batch.into_iter().for_each(|job| job.answer(Err(e.clone())));
         }
     }
@@ -194,7 +194,7 @@ fn commit_alone(db: &Database, mut job: Box<dyn Job>) {
         }
         Ok(())
     })();
-    job.answer(committed.map_err(|e| format!("committing a write: {}", chain(&e))));
+    job.answer(committed.map_err(|e| format!("committing a write: {}", crate::error::chain(&e))));
 }
 
 /// Commits with an fsync when `sync`; otherwise in memory only, made durable by the next
@@ -207,18 +207,6 @@ fn commit(mut txn: WriteTransaction, sync: bool) -> Result<(), StoreError> {
     }
     txn.commit()?;
     Ok(())
-}
-
-/// An error with its causes, for an answer that can only carry text.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The embedded store. Cloning shares the database and its writer thread.
