@@ -115,10 +115,19 @@ pub fn similarity(a: &str, b: &str) -> f32 {
     }
     let mut stats = Stats::default();
     let (pa, pb) = (stats.intern_packed(&ta), stats.intern_packed(&tb));
-    stats.add(&pa);
-    stats.add(&pb);
+    pair_dice(&mut stats, &pa, &pb)
+}
+
+/// The weighted Dice coefficient of two interned texts, weighted as if the two were the whole
+/// corpus; `stats` counts neither before nor after.
+fn pair_dice(stats: &mut Stats, pa: &[u32], pb: &[u32]) -> f32 {
+    stats.add(pa);
+    stats.add(pb);
     stats.refresh();
-    Weighted::from_packed(&pa, &stats).dice(&Weighted::from_packed(&pb, &stats))
+    let score = Weighted::from_packed(pa, stats).dice(&Weighted::from_packed(pb, stats));
+    stats.remove(pa);
+    stats.remove(pb);
+    score
 }
 
 #[cfg(test)]
@@ -154,14 +163,7 @@ pub fn similar_to_any<S: AsRef<str>>(
                 return 0.0 >= threshold;
             }
             let pb = stats.intern_packed(&tb);
-            stats.add(&pa);
-            stats.add(&pb);
-            stats.refresh();
-            let score =
-                Weighted::from_packed(&pa, &stats).dice(&Weighted::from_packed(&pb, &stats));
-            stats.remove(&pa);
-            stats.remove(&pb);
-            score >= threshold
+            pair_dice(&mut stats, &pa, &pb) >= threshold
         })
     })
 }

@@ -396,6 +396,28 @@ fn messages_in(
     Ok(out)
 }
 
+/// The stored message with `message`'s `client_message_id` in this conversation, if any.
+fn original_of(
+    txn: &WriteTransaction,
+    conversation_id: &str,
+    message: &NewMessage,
+) -> Result<Option<Message>, StoreError> {
+    let Some(client_id) = &message.client_message_id else {
+        return Ok(None);
+    };
+    let seen = txn
+        .open_table(CLIENT_IDS)?
+        .get((conversation_id, client_id.as_str()))?
+        .map(|v| v.value());
+    let Some(seq) = seen else {
+        return Ok(None);
+    };
+    txn.open_table(MESSAGES)?
+        .get((conversation_id, seq))?
+        .map(|v| decode::<Message>(v.value()))
+        .transpose()
+}
+
 /// Appends a message with the next `seq`, or finds the original of a repeated
 /// `client_message_id`.
 fn append_in(
@@ -403,27 +425,15 @@ fn append_in(
     conversation_id: &str,
     message: &NewMessage,
 ) -> Result<Appended, StoreError> {
+    if let Some(original) = original_of(txn, conversation_id, message)? {
+        return Ok(Appended {
+            message: original,
+            created: false,
+        });
+    }
     let mut messages = txn.open_table(MESSAGES)?;
     let mut client_ids = txn.open_table(CLIENT_IDS)?;
     let cid = conversation_id;
-    let existing = match &message.client_message_id {
-        Some(client_id) => client_ids
-            .get((cid, client_id.as_str()))?
-            .map(|v| v.value()),
-        None => None,
-    };
-    if let Some(seq) = existing {
-        let original = messages
-            .get((cid, seq))?
-            .map(|v| decode::<Message>(v.value()))
-            .transpose()?;
-        if let Some(original) = original {
-            return Ok(Appended {
-                message: original,
-                created: false,
-            });
-        }
-    }
     let last = messages
         .range((cid, 0)..=(cid, u64::MAX))?
         .next_back()
@@ -561,24 +571,14 @@ impl Store for EmbeddedStore {
             };
             if conversation.state == ConversationState::Closed {
                 // A retry of a message stored before the close still finds its original.
-                let seen = match &message.client_message_id {
-                    Some(client_id) => txn
-                        .open_table(CLIENT_IDS)?
-                        .get((cid, client_id.as_str()))?
-                        .map(|v| v.value()),
-                    None => None,
-                };
-                let messages = txn.open_table(MESSAGES)?;
-                let original = match seen {
-                    Some(seq) => messages
-                        .get((cid, seq))?
-                        .map(|v| decode::<Message>(v.value()))
-                        .transpose()?,
-                    None => None,
-                };
-                return Ok(match original {
+                return Ok(match original_of(txn, cid, &message)? {
                     Some(original) => CustomerTurn::Repeat {
-                        following: messages_in(&messages, cid, original.seq, history)?,
+                        following: messages_in(
+                            &txn.open_table(MESSAGES)?,
+                            cid,
+                            original.seq,
+                            history,
+                        )?,
                         conversation,
                         original,
                     },
@@ -1272,20 +1272,26 @@ mod tests {
     )> {
         let (started, wait_started) = std::sync::mpsc::channel::<()>();
         let (release, wait_release) = std::sync::mpsc::channel::<()>();
-        let held = tokio::spawn({
-            let store = store.clone();
-            async move {
-                store
-                    .write(move |_txn| {
-                        let _ = started.send(());
-                        let _ = wait_release.recv();
-                        Ok(())
-                    })
-                    .await
-            }
+        let held = spawn_write(store, move |_txn| {
+            let _ = started.send(());
+            let _ = wait_release.recv();
+            Ok(())
         });
         tokio::task::spawn_blocking(move || wait_started.recv()).await??;
         Ok((held, release))
+    }
+
+    /// Sends a write from a task of its own (it queues while the writer is held).
+    fn spawn_write<T, F>(
+        store: &EmbeddedStore,
+        work: F,
+    ) -> tokio::task::JoinHandle<Result<T, StoreError>>
+    where
+        T: Send + 'static,
+        F: Fn(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = store.clone();
+        tokio::spawn(async move { store.write(work).await })
     }
 
     fn put(key: &'static str) -> impl Fn(&WriteTransaction) -> Result<(), StoreError> {
@@ -1302,23 +1308,13 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let store = EmbeddedStore::open(dir.path())?;
         let (held, release) = hold_writer(&store).await?;
-        let b = tokio::spawn({
-            let store = store.clone();
-            async move { store.write(put("b")).await }
-        });
+        let b = spawn_write(&store, put("b"));
         let db = Arc::clone(&store.db);
-        let d = tokio::spawn({
-            let store = store.clone();
-            async move {
-                store
-                    .write(move |txn| -> Result<(bool, bool), StoreError> {
-                        let in_batch = txn.open_table(META)?.get("b")?.is_some();
-                        let committed = db.begin_read()?.open_table(META)?.get("b")?.is_some();
-                        txn.open_table(META)?.insert("d", "v")?;
-                        Ok((in_batch, committed))
-                    })
-                    .await
-            }
+        let d = spawn_write(&store, move |txn| -> Result<(bool, bool), StoreError> {
+            let in_batch = txn.open_table(META)?.get("b")?.is_some();
+            let committed = db.begin_read()?.open_table(META)?.get("b")?.is_some();
+            txn.open_table(META)?.insert("d", "v")?;
+            Ok((in_batch, committed))
         });
         // Let both writes reach the queue (in this order), then let the writer go.
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -1342,36 +1338,16 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let store = EmbeddedStore::open(dir.path())?;
         let (held, release) = hold_writer(&store).await?;
-        let b = tokio::spawn({
-            let store = store.clone();
-            async move { store.write(put("b")).await }
+        let b = spawn_write(&store, put("b"));
+        let failing = spawn_write(&store, |txn| -> Result<(), StoreError> {
+            txn.open_table(META)?.insert("failed", "v")?;
+            Err(StoreError::Task("this write fails".into()))
         });
-        let failing = tokio::spawn({
-            let store = store.clone();
-            async move {
-                store
-                    .write(|txn| -> Result<(), StoreError> {
-                        txn.open_table(META)?.insert("failed", "v")?;
-                        Err(StoreError::Task("this write fails".into()))
-                    })
-                    .await
-            }
+        let panicking = spawn_write(&store, |txn| -> Result<(), StoreError> {
+            txn.open_table(META)?.insert("panicked", "v")?;
+            panic!("this write panics")
         });
-        let panicking = tokio::spawn({
-            let store = store.clone();
-            async move {
-                store
-                    .write(|txn| -> Result<(), StoreError> {
-                        txn.open_table(META)?.insert("panicked", "v")?;
-                        panic!("this write panics")
-                    })
-                    .await
-            }
-        });
-        let d = tokio::spawn({
-            let store = store.clone();
-            async move { store.write(put("d")).await }
-        });
+        let d = spawn_write(&store, put("d"));
         tokio::time::sleep(Duration::from_millis(200)).await;
         release.send(())?;
         held.await??;
