@@ -16,7 +16,7 @@ use crate::events::{ContextCustomer, ContextView, ConversationView, Event};
 use crate::hub::{Publication, Topic};
 use crate::qa;
 use crate::state::{lock, AppState};
-use crate::store::CustomerTurn;
+use crate::store::{CustomerTurn, TurnRead};
 use std::collections::BTreeSet;
 
 /// The most messages a transcript read or replay returns at once.
@@ -99,6 +99,14 @@ fn customer_info(conversation: &Conversation) -> bot::CustomerInfo {
         language: conversation.customer.locale.language(),
         vip: conversation.customer.vip && conversation.customer.verified,
     }
+}
+
+/// A new message to a closed conversation.
+fn conversation_ended() -> ApiError {
+    ApiError::conflict(
+        "conversation_ended",
+        "this conversation was closed; start a new one",
+    )
 }
 
 pub(crate) fn system_author() -> Author {
@@ -333,18 +341,48 @@ impl AppState {
                 .repeat_posted(conversation, existing[at].clone(), &existing[at + 1..])
                 .await;
         }
-        let (mut conversation, message, earlier) = match self
+        // A store that can read the turn first (the embedded one) stores the customer's message
+        // together with the bot's answer: one write and one fsync per bot turn, and the writer
+        // never waits on the bot or does its reading.
+        let read = self
+            .store
+            .read_turn(
+                conversation_id,
+                new.client_message_id.as_deref(),
+                BOT_HISTORY,
+            )
+            .await?;
+        match read {
+            None => {}
+            Some(TurnRead::Missing) => return Err(ApiError::NotFound("conversation")),
+            Some(TurnRead::Closed(_)) => return Err(conversation_ended()),
+            Some(TurnRead::Repeat {
+                conversation,
+                original,
+                following,
+            }) => {
+                return self
+                    .repeat_posted(*conversation, original, &following)
+                    .await
+            }
+            Some(TurnRead::Open {
+                conversation,
+                earlier,
+            }) => {
+                let conversation = self.back_to_the_bot(*conversation).await?;
+                if conversation.state == ConversationState::Bot {
+                    return self.bot_exchange(conversation, &earlier, new, text).await;
+                }
+                // With people: stored alone, below.
+            }
+        }
+        let (conversation, message, earlier) = match self
             .store
             .customer_turn(conversation_id, new, BOT_HISTORY)
             .await?
         {
             CustomerTurn::Missing => return Err(ApiError::NotFound("conversation")),
-            CustomerTurn::Closed(_) => {
-                return Err(ApiError::conflict(
-                    "conversation_ended",
-                    "this conversation was closed; start a new one",
-                ))
-            }
+            CustomerTurn::Closed(_) => return Err(conversation_ended()),
             CustomerTurn::Repeat {
                 conversation,
                 original,
@@ -360,13 +398,77 @@ impl AppState {
                 earlier,
             } => (*conversation, message, earlier),
         };
+        let conversation = self.back_to_the_bot(conversation).await?;
+        if conversation.state != ConversationState::Bot {
+            return self.posted_to_people(conversation, message, &text).await;
+        }
+        // Stored already (a store without `read_turn`): the bot answers, then its reply follows.
+        let outcome = self.run_bot(&conversation, &earlier, &text).await?;
+        let reply = self
+            .store
+            .append_message(&conversation.id, self.bot_reply(&outcome))
+            .await?
+            .message;
+        self.bot_answered(conversation, message, reply, outcome, &text)
+            .await
+    }
 
+    /// A bot turn stored in one write ([`Store::bot_exchange`]): the bot answers from what
+    /// [`Store::read_turn`] read, then the customer's message and the answer are stored
+    /// together. Nothing of the turn is acknowledged or announced before that write.
+    async fn bot_exchange(
+        &self,
+        conversation: Conversation,
+        earlier: &[Message],
+        new: NewMessage,
+        text: MessageText,
+    ) -> Result<Posted, ApiError> {
+        let outcome = self.run_bot(&conversation, earlier, &text).await?;
+        let exchange = self
+            .store
+            .bot_exchange(
+                &conversation.id,
+                new,
+                self.bot_reply(&outcome),
+                BOT_HISTORY,
+            )
+            .await?;
+        match (exchange.turn, exchange.reply) {
+            (CustomerTurn::Missing, _) => Err(ApiError::NotFound("conversation")),
+            // Closed while the bot was thinking: the message was not stored.
+            (CustomerTurn::Closed(_), _) => Err(conversation_ended()),
+            (
+                CustomerTurn::Repeat {
+                    conversation,
+                    original,
+                    following,
+                },
+                _,
+            ) => {
+                self.repeat_posted(*conversation, original, &following)
+                    .await
+            }
+            (CustomerTurn::Appended { conversation, message, .. }, Some(reply)) => {
+                self.bot_answered(*conversation, message, reply, outcome, &text)
+                    .await
+            }
+            // A person took the conversation while the bot was thinking: the answer was dropped.
+            (CustomerTurn::Appended { conversation, message, .. }, None) => {
+                self.posted_to_people(*conversation, message, &text).await
+            }
+        }
+    }
+
+    /// A customer coming back to a resolved conversation starts with the bot again; the
+    /// transcript and the earlier handoff context stay attached. Any other state is kept.
+    async fn back_to_the_bot(
+        &self,
+        mut conversation: Conversation,
+    ) -> Result<Conversation, ApiError> {
         if matches!(
             conversation.state,
             ConversationState::Resolved | ConversationState::FollowUp
         ) {
-            // A customer coming back to a resolved conversation starts with the bot again;
-            // the transcript and the earlier handoff context stay attached.
             conversation.state = ConversationState::Bot;
             conversation.assignee = None;
             conversation.ended_at = None;
@@ -374,58 +476,56 @@ impl AppState {
             self.store.put_conversation(&conversation).await?;
             self.announce_state(&conversation);
         }
-        if conversation.state != ConversationState::Bot {
-            self.announce_message(&conversation, &message);
-            self.emit_messages(&[&message]).await;
-            if self
-                .repeats_earlier_question(&conversation, text.as_str())
-                .await?
-            {
-                let count = self.store.note_repeat(&conversation.id).await?;
-                tracing::info!(conversation_id = %conversation.id, count, "customer repeated a question after the handoff");
-                conversation.repeats_after_handoff = count;
-            }
-            let conversation = self.view(conversation).await?;
-            return Ok(Posted {
-                message,
-                replies: Vec::new(),
-                conversation,
-                warnings: Vec::new(),
-            });
-        }
+        Ok(conversation)
+    }
 
-        let transcript = lines(&earlier);
+    /// The bot's turn on the blocking pool, first come first served, a few turns per core at
+    /// once (see `AppState::bot_slots`).
+    async fn run_bot(
+        &self,
+        conversation: &Conversation,
+        earlier: &[Message],
+        text: &MessageText,
+    ) -> Result<bot::Outcome, ApiError> {
+        let transcript = lines(earlier);
         let bot = std::sync::Arc::clone(&self.bot);
-        let customer = customer_info(&conversation);
+        let customer = customer_info(conversation);
         let turn_text = text.as_str().to_owned();
-        let outcome = {
-            // First come, first served, one turn per core (see `AppState::bot_slots`).
-            let _slot = self
-                .bot_slots
-                .acquire()
-                .await
-                .map_err(|e| ApiError::Internal(e.into()))?;
-            tokio::task::spawn_blocking(move || bot.turn(&transcript, &turn_text, customer))
-                .await
-                .map_err(|e| ApiError::Internal(e.into()))?
-        };
-        // This write's commit also puts the customer's message on disk where the store answered
-        // `customer_turn` before it was (the embedded store's one fsync per bot turn): nothing of
-        // the turn is acknowledged or announced before it.
-        let reply = self
-            .store
-            .append_message(
-                &conversation.id,
-                NewMessage {
-                    created_at: self.now(),
-                    author: bot_author(),
-                    text: outcome.reply.clone(),
-                    client_message_id: None,
-                    bot: Some(outcome.meta.clone()),
-                },
-            )
-            .await?
-            .message;
+        let slot = std::sync::Arc::clone(&self.bot_slots)
+            .acquire_owned()
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        tokio::task::spawn_blocking(move || {
+            let outcome = bot.turn(&transcript, &turn_text, customer);
+            // The next turn may start while this one's answer travels back.
+            drop(slot);
+            outcome
+        })
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))
+    }
+
+    /// The bot's answer as a message to store.
+    fn bot_reply(&self, outcome: &bot::Outcome) -> NewMessage {
+        NewMessage {
+            created_at: self.now(),
+            author: bot_author(),
+            text: outcome.reply.clone(),
+            client_message_id: None,
+            bot: Some(outcome.meta.clone()),
+        }
+    }
+
+    /// After a stored bot turn: announce both messages, note a knowledge gap, hand off when the
+    /// bot decided so.
+    async fn bot_answered(
+        &self,
+        mut conversation: Conversation,
+        message: Message,
+        reply: Message,
+        outcome: bot::Outcome,
+        text: &MessageText,
+    ) -> Result<Posted, ApiError> {
         self.metrics.count_bot_turn(outcome.decision());
         // Both in one batch, so another process gets them in one PUBLISH.
         self.hub.publish_all(
@@ -447,6 +547,33 @@ impl AppState {
         Ok(Posted {
             message,
             replies: vec![reply],
+            conversation,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// A customer's message to a conversation people hold: announced, checked for a question
+    /// the customer already asked the bot.
+    async fn posted_to_people(
+        &self,
+        mut conversation: Conversation,
+        message: Message,
+        text: &MessageText,
+    ) -> Result<Posted, ApiError> {
+        self.announce_message(&conversation, &message);
+        self.emit_messages(&[&message]).await;
+        if self
+            .repeats_earlier_question(&conversation, text.as_str())
+            .await?
+        {
+            let count = self.store.note_repeat(&conversation.id).await?;
+            tracing::info!(conversation_id = %conversation.id, count, "customer repeated a question after the handoff");
+            conversation.repeats_after_handoff = count;
+        }
+        let conversation = self.view(conversation).await?;
+        Ok(Posted {
+            message,
+            replies: Vec::new(),
             conversation,
             warnings: Vec::new(),
         })

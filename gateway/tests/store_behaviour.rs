@@ -15,7 +15,9 @@ use gateway::domain::{
     PageContext, Rating, RatingReason, RatingValue, RoutingEvent, RoutingRecord, StoredContext,
     TokenOwner,
 };
-use gateway::store::{Appended, Claim, CustomerTurn, EmbeddedStore, QueueEntry, RedisStore, Store};
+use gateway::store::{
+    Appended, Claim, CustomerTurn, EmbeddedStore, QueueEntry, RedisStore, Store, TurnRead,
+};
 
 mod support;
 use std::collections::{BTreeSet, HashSet};
@@ -157,6 +159,11 @@ behaviours!(
     customer_turn_appends_and_returns_the_conversation_with_its_recent_history,
     customer_turn_with_a_seen_client_message_id_returns_the_original_and_its_replies,
     customer_turn_stores_nothing_in_a_closed_or_unknown_conversation,
+    read_turn_finds_what_customer_turn_would_and_stores_nothing,
+    bot_exchange_stores_the_message_and_the_answer_in_order,
+    bot_exchange_with_a_seen_client_message_id_stores_nothing_new,
+    bot_exchange_keeps_the_message_but_drops_the_answer_once_people_hold_the_conversation,
+    bot_exchange_stores_nothing_in_a_closed_or_unknown_conversation,
     messages_are_paged_after_a_seq_with_a_limit,
     messages_keep_their_author_client_id_and_bot_meta,
     note_repeat_counts_up_and_leaves_the_rest_of_the_conversation,
@@ -655,6 +662,195 @@ async fn customer_turn_stores_nothing_in_a_closed_or_unknown_conversation(
         .customer_turn("nope", customer_message("hello", Some("cm-1")), 10)
         .await?;
     assert_eq!(unknown, CustomerTurn::Missing);
+    assert!(store.messages("nope", 0, 10).await?.is_empty());
+    Ok(())
+}
+
+async fn read_turn_finds_what_customer_turn_would_and_stores_nothing(
+    store: Shared,
+) -> anyhow::Result<()> {
+    let stored = conversation("c1");
+    store.put_conversation(&stored).await?;
+    let Some(first) = store.read_turn("c1", Some("cm-1"), 3).await? else {
+        // A store without a read half (Redis) takes the turn with `customer_turn`.
+        return Ok(());
+    };
+    assert_eq!(
+        first,
+        TurnRead::Open {
+            conversation: Box::new(stored.clone()),
+            earlier: Vec::new()
+        }
+    );
+    store
+        .append_message("c1", customer_message("first", Some("cm-1")))
+        .await?;
+    for i in 2..=5 {
+        store
+            .append_message("c1", bot_message(&format!("reply {i}")))
+            .await?;
+    }
+    let Some(TurnRead::Open { earlier, .. }) = store.read_turn("c1", Some("cm-6"), 3).await?
+    else {
+        anyhow::bail!("an open conversation was not read as open");
+    };
+    assert_eq!(seqs(&earlier), [3, 4, 5], "the last three, oldest first");
+    let Some(TurnRead::Repeat {
+        original,
+        following,
+        ..
+    }) = store.read_turn("c1", Some("cm-1"), 2).await?
+    else {
+        anyhow::bail!("a retry was not recognised");
+    };
+    assert_eq!((original.seq, original.text.as_str()), (1, "first"));
+    assert_eq!(seqs(&following), [2, 3], "what followed, at most the history");
+    store
+        .put_conversation(&conversation_in("c1", ConversationState::Closed))
+        .await?;
+    assert!(matches!(
+        store.read_turn("c1", Some("cm-7"), 3).await?,
+        Some(TurnRead::Closed(c)) if c.state == ConversationState::Closed
+    ));
+    assert!(
+        matches!(
+            store.read_turn("c1", Some("cm-1"), 3).await?,
+            Some(TurnRead::Repeat { .. })
+        ),
+        "a retry of a message stored before the close is still answered"
+    );
+    assert_eq!(
+        store.read_turn("nope", Some("cm-1"), 3).await?,
+        Some(TurnRead::Missing)
+    );
+    assert_eq!(store.messages("c1", 0, 10).await?.len(), 5, "nothing stored");
+    Ok(())
+}
+
+async fn bot_exchange_stores_the_message_and_the_answer_in_order(
+    store: Shared,
+) -> anyhow::Result<()> {
+    let stored = conversation("c1");
+    store.put_conversation(&stored).await?;
+    let welcome = store
+        .append_message("c1", bot_message("welcome"))
+        .await?
+        .message;
+    let exchange = store
+        .bot_exchange(
+            "c1",
+            customer_message("where is my parcel", Some("cm-1")),
+            bot_message("on its way"),
+            10,
+        )
+        .await?;
+    let CustomerTurn::Appended {
+        conversation: seen,
+        message,
+        ..
+    } = exchange.turn
+    else {
+        anyhow::bail!("the message was not appended: {exchange:?}");
+    };
+    assert_eq!(*seen, stored);
+    assert_eq!((message.seq, message.text.as_str()), (2, "where is my parcel"));
+    let Some(reply) = exchange.reply else {
+        anyhow::bail!("the answer was not stored");
+    };
+    assert_eq!((reply.seq, reply.text.as_str()), (3, "on its way"));
+    assert_eq!(reply.author.role, AuthorRole::Bot);
+    assert_eq!(store.messages("c1", 0, 10).await?, [welcome, message, reply]);
+    Ok(())
+}
+
+async fn bot_exchange_with_a_seen_client_message_id_stores_nothing_new(
+    store: Shared,
+) -> anyhow::Result<()> {
+    store.put_conversation(&conversation("c1")).await?;
+    let first = store
+        .bot_exchange(
+            "c1",
+            customer_message("hello", Some("cm-1")),
+            bot_message("hi"),
+            10,
+        )
+        .await?;
+    let retry = store
+        .bot_exchange(
+            "c1",
+            customer_message("hello, edited", Some("cm-1")),
+            bot_message("hi again"),
+            10,
+        )
+        .await?;
+    let CustomerTurn::Repeat {
+        original,
+        following,
+        ..
+    } = retry.turn
+    else {
+        anyhow::bail!("a retry was not recognised: {retry:?}");
+    };
+    assert_eq!((original.seq, original.text.as_str()), (1, "hello"));
+    assert_eq!(Some(following), first.reply.map(|r| vec![r]));
+    assert_eq!(retry.reply, None);
+    assert_eq!(seqs(&store.messages("c1", 0, 10).await?), [1, 2], "nothing new");
+    Ok(())
+}
+
+async fn bot_exchange_keeps_the_message_but_drops_the_answer_once_people_hold_the_conversation(
+    store: Shared,
+) -> anyhow::Result<()> {
+    store
+        .put_conversation(&conversation_in("c1", ConversationState::Queued))
+        .await?;
+    let exchange = store
+        .bot_exchange(
+            "c1",
+            customer_message("still there?", Some("cm-1")),
+            bot_message("a late answer"),
+            10,
+        )
+        .await?;
+    assert!(
+        matches!(&exchange.turn, CustomerTurn::Appended { message, .. } if message.seq == 1),
+        "the customer's message is kept: {exchange:?}"
+    );
+    assert_eq!(exchange.reply, None);
+    let stored = store.messages("c1", 0, 10).await?;
+    assert_eq!(
+        stored.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        ["still there?"]
+    );
+    Ok(())
+}
+
+async fn bot_exchange_stores_nothing_in_a_closed_or_unknown_conversation(
+    store: Shared,
+) -> anyhow::Result<()> {
+    store
+        .put_conversation(&conversation_in("c1", ConversationState::Closed))
+        .await?;
+    let closed = store
+        .bot_exchange(
+            "c1",
+            customer_message("after", Some("cm-1")),
+            bot_message("never"),
+            10,
+        )
+        .await?;
+    assert!(matches!(closed.turn, CustomerTurn::Closed(_)), "{closed:?}");
+    assert_eq!(closed.reply, None);
+    let unknown = store
+        .bot_exchange(
+            "nope",
+            customer_message("hello", Some("cm-1")),
+            bot_message("never"),
+            10,
+        )
+        .await?;
+    assert_eq!(unknown.turn, CustomerTurn::Missing);
+    assert!(store.messages("c1", 0, 10).await?.is_empty());
     assert!(store.messages("nope", 0, 10).await?.is_empty());
     Ok(())
 }

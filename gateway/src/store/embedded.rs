@@ -13,8 +13,15 @@
 //! and each of its writes runs again alone (which is why a write is a `Fn`, not a `FnOnce`).
 //! Under load the fsync — the cost of a durable write — is shared by every write waiting for
 //! it; alone, a write is committed at once, as before. Reads run on tokio's blocking pool.
+//!
+//! **A bot turn is one write.** [`Store::read_turn`] reads the conversation and its history in a
+//! read transaction on the blocking pool, the bot answers, and [`Store::bot_exchange`] stores the
+//! customer's message and the answer in one write job: the writer thread, the one thing every
+//! turn passes through, does one small job per turn and never the history's reading.
 
-use super::{Appended, Claim, CustomerTurn, QueueEntry, Store, StoreError};
+use super::{
+    Appended, Claim, CustomerTurn, Exchange, QueueEntry, Store, StoreError, TurnRead,
+};
 use crate::domain::{
     Agent, AgentPatch, ApiKey, Conversation, ConversationState, GapRecord, Message, NewMessage,
     RoutingRecord, StoredContext, TokenOwner,
@@ -95,16 +102,12 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
 trait Job: Send {
     /// Runs the write in `txn`; false when it failed (its batch must not commit its changes).
     fn run(&mut self, txn: &WriteTransaction) -> bool;
-    /// Whether its answer needs the batch on disk (fsync) first; asked after `run`.
-    fn needs_sync(&self) -> bool;
     /// Answers the caller: its own failure, else the commit's failure, else its result.
     fn answer(self: Box<Self>, committed: Result<(), String>);
 }
 
 struct Pending<T, F> {
     work: F,
-    /// Whether a result may be answered before it is on disk (see [`EmbeddedStore::customer_turn`]).
-    sync: fn(&T) -> bool,
     result: Option<Result<T, StoreError>>,
     reply: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
 }
@@ -121,13 +124,6 @@ where
         let ok = result.is_ok();
         self.result = Some(result);
         ok
-    }
-
-    fn needs_sync(&self) -> bool {
-        match &self.result {
-            Some(Ok(value)) => (self.sync)(value),
-            _ => true,
-        }
     }
 
     fn answer(self: Box<Self>, committed: Result<(), String>) {
@@ -166,7 +162,7 @@ fn commit_batch(db: &Database, mut batch: Vec<Box<dyn Job>>) {
         let txn = db.begin_write()?;
         // Stop at the first failure: its partial changes must not be committed.
         if batch.iter_mut().all(|job| job.run(&txn)) {
-            commit(txn, batch.iter().any(|job| job.needs_sync()))?;
+            txn.commit()?;
             Ok(true)
         } else {
             txn.abort()?;
@@ -188,25 +184,13 @@ fn commit_alone(db: &Database, mut job: Box<dyn Job>) {
     let committed = (|| -> Result<(), StoreError> {
         let txn = db.begin_write()?;
         if job.run(&txn) {
-            commit(txn, job.needs_sync())?;
+            txn.commit()?;
         } else {
             txn.abort()?;
         }
         Ok(())
     })();
     job.answer(committed.map_err(|e| format!("committing a write: {}", crate::error::chain(&e))));
-}
-
-/// Commits with an fsync when `sync`; otherwise in memory only, made durable by the next
-/// commit with an fsync (redb's `Durability::None`): readers see it at once, a crash before that
-/// next commit loses it.
-fn commit(mut txn: WriteTransaction, sync: bool) -> Result<(), StoreError> {
-    if !sync {
-        txn.set_durability(redb::Durability::None)
-            .map_err(|e| StoreError::Task(format!("setting durability: {e}")))?;
-    }
-    txn.commit()?;
-    Ok(())
 }
 
 /// The embedded store. Cloning shares the database and its writer thread.
@@ -270,23 +254,11 @@ impl EmbeddedStore {
         T: Send + 'static,
         F: Fn(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
     {
-        self.write_then(work, |_| true).await
-    }
-
-    /// [`EmbeddedStore::write`] whose result, when `sync` says so, is answered before it is on
-    /// disk: its caller promises a later write with an fsync before anything it stored is
-    /// acknowledged or announced.
-    async fn write_then<T, F>(&self, work: F, sync: fn(&T) -> bool) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: Fn(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
-    {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let stopped = || StoreError::Task("the store's writer has stopped".into());
         self.writer
             .send(Box::new(Pending {
                 work,
-                sync,
                 result: None,
                 reply,
             }))
@@ -460,6 +432,49 @@ fn append_in(
     })
 }
 
+/// A customer's message in `txn`: the conversation, the append (or the original of a retry)
+/// and the last `history` messages before it ([`Store::customer_turn`]).
+fn turn_in(
+    txn: &WriteTransaction,
+    cid: &str,
+    message: &NewMessage,
+    history: usize,
+) -> Result<CustomerTurn, StoreError> {
+    let conversation = read_in::<Conversation>(&txn.open_table(CONVERSATIONS)?, cid)?;
+    let Some(conversation) = conversation.map(Box::new) else {
+        return Ok(CustomerTurn::Missing);
+    };
+    if conversation.state == ConversationState::Closed {
+        // A retry of a message stored before the close still finds its original.
+        return Ok(match original_of(txn, cid, message)? {
+            Some(original) => CustomerTurn::Repeat {
+                following: messages_in(&txn.open_table(MESSAGES)?, cid, original.seq, history)?,
+                conversation,
+                original,
+            },
+            None => CustomerTurn::Closed(conversation),
+        });
+    }
+    let appended = append_in(txn, cid, message)?;
+    let seq = appended.message.seq;
+    let messages = txn.open_table(MESSAGES)?;
+    if !appended.created {
+        return Ok(CustomerTurn::Repeat {
+            conversation,
+            original: appended.message,
+            following: messages_in(&messages, cid, seq, history)?,
+        });
+    }
+    // Seqs have no gaps, so the `history` messages before `seq` start right after this.
+    let start = seq.saturating_sub(1).saturating_sub(history as u64);
+    let earlier = messages_in(&messages, cid, start, history.min((seq - 1) as usize))?;
+    Ok(CustomerTurn::Appended {
+        conversation,
+        message: appended.message,
+        earlier,
+    })
+}
+
 #[async_trait]
 impl Store for EmbeddedStore {
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -550,12 +565,7 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    /// One write, one hand-off: the conversation, the append and the history the bot reads.
-    ///
-    /// A new message to a conversation the bot holds is answered before it is on disk: the
-    /// gateway acknowledges and announces it only after the bot's answer, whose write syncs
-    /// both (one fsync per bot turn, not two). Every other outcome is synced before its answer
-    /// — a retried message, in particular, is acknowledged, so its original must be on disk.
+    /// One write: the conversation, the append and the history the bot reads.
     async fn customer_turn(
         &self,
         conversation_id: &str,
@@ -563,52 +573,101 @@ impl Store for EmbeddedStore {
         history: usize,
     ) -> Result<CustomerTurn, StoreError> {
         let conversation_id = conversation_id.to_owned();
-        let turn = move |txn: &WriteTransaction| {
+        self.write(move |txn| turn_in(txn, &conversation_id, &message, history))
+            .await
+    }
+
+    /// One read transaction on the blocking pool: the writer thread never does a bot turn's
+    /// reading (see [`EmbeddedStore::bot_exchange`]).
+    async fn read_turn(
+        &self,
+        conversation_id: &str,
+        client_message_id: Option<&str>,
+        history: usize,
+    ) -> Result<Option<TurnRead>, StoreError> {
+        let conversation_id = conversation_id.to_owned();
+        let client_message_id = client_message_id.map(str::to_owned);
+        self.run(move |db| {
+            let txn = db.begin_read()?;
             let cid = conversation_id.as_str();
             let conversation = read_in::<Conversation>(&txn.open_table(CONVERSATIONS)?, cid)?;
             let Some(conversation) = conversation.map(Box::new) else {
-                return Ok(CustomerTurn::Missing);
+                return Ok(Some(TurnRead::Missing));
             };
-            if conversation.state == ConversationState::Closed {
-                // A retry of a message stored before the close still finds its original.
-                return Ok(match original_of(txn, cid, &message)? {
-                    Some(original) => CustomerTurn::Repeat {
-                        following: messages_in(
-                            &txn.open_table(MESSAGES)?,
-                            cid,
-                            original.seq,
-                            history,
-                        )?,
-                        conversation,
-                        original,
-                    },
-                    None => CustomerTurn::Closed(conversation),
-                });
-            }
-            let appended = append_in(txn, cid, &message)?;
-            let seq = appended.message.seq;
             let messages = txn.open_table(MESSAGES)?;
-            if !appended.created {
-                return Ok(CustomerTurn::Repeat {
-                    conversation,
-                    original: appended.message,
-                    following: messages_in(&messages, cid, seq, history)?,
-                });
+            if let Some(client_id) = &client_message_id {
+                let seen = txn
+                    .open_table(CLIENT_IDS)?
+                    .get((cid, client_id.as_str()))?
+                    .map(|v| v.value());
+                if let Some(seq) = seen {
+                    if let Some(original) = messages.get((cid, seq))? {
+                        return Ok(Some(TurnRead::Repeat {
+                            original: decode(original.value())?,
+                            following: messages_in(&messages, cid, seq, history)?,
+                            conversation,
+                        }));
+                    }
+                }
             }
-            // Seqs have no gaps, so the `history` messages before `seq` start right after this.
-            let start = seq.saturating_sub(1).saturating_sub(history as u64);
-            let earlier = messages_in(&messages, cid, start, history.min((seq - 1) as usize))?;
-            Ok(CustomerTurn::Appended {
+            if conversation.state == ConversationState::Closed {
+                return Ok(Some(TurnRead::Closed(conversation)));
+            }
+            let mut earlier = Vec::with_capacity(history.min(64));
+            for entry in messages
+                .range((cid, 0)..=(cid, u64::MAX))?
+                .rev()
+                .take(history)
+            {
+                earlier.push(decode::<Message>(entry?.1.value())?);
+            }
+            earlier.reverse();
+            Ok(Some(TurnRead::Open {
                 conversation,
-                message: appended.message,
                 earlier,
-            })
-        };
-        let sync = |turn: &CustomerTurn| {
-            !matches!(turn, CustomerTurn::Appended { conversation, .. }
-                if conversation.state == ConversationState::Bot)
-        };
-        self.write_then(turn, sync).await
+            }))
+        })
+        .await
+    }
+
+    /// One write job, one commit with its fsync, and nothing read in it but the conversation
+    /// and the customer's `client_message_id`: the history was read by [`Store::read_turn`]
+    /// beside the writer. Writes that wait together share the fsync (group commit).
+    async fn bot_exchange(
+        &self,
+        conversation_id: &str,
+        message: NewMessage,
+        reply: NewMessage,
+        history: usize,
+    ) -> Result<Exchange, StoreError> {
+        let conversation_id = conversation_id.to_owned();
+        self.write(move |txn| {
+            let cid = conversation_id.as_str();
+            let turn = turn_in(txn, cid, &message, 0)?;
+            let turn = match turn {
+                // A retry, found only now: its replies, as `customer_turn` gives them.
+                CustomerTurn::Repeat {
+                    conversation,
+                    original,
+                    following: _,
+                } => CustomerTurn::Repeat {
+                    following: messages_in(&txn.open_table(MESSAGES)?, cid, original.seq, history)?,
+                    conversation,
+                    original,
+                },
+                other => other,
+            };
+            let reply = match &turn {
+                CustomerTurn::Appended { conversation, .. }
+                    if conversation.state == ConversationState::Bot =>
+                {
+                    Some(append_in(txn, cid, &reply)?.message)
+                }
+                _ => None,
+            };
+            Ok(Exchange { turn, reply })
+        })
+        .await
     }
 
     async fn messages(

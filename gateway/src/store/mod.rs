@@ -67,6 +67,39 @@ pub enum CustomerTurn {
     },
 }
 
+/// What a customer's new message meets, read before anything is stored ([`Store::read_turn`]):
+/// the first half of a bot turn that is stored in one write ([`Store::bot_exchange`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TurnRead {
+    /// No such conversation.
+    Missing,
+    /// The conversation was closed and the message is new.
+    Closed(Box<Conversation>),
+    /// The `client_message_id` was seen before: as in [`CustomerTurn::Repeat`].
+    Repeat {
+        conversation: Box<Conversation>,
+        original: Message,
+        following: Vec<Message>,
+    },
+    /// The conversation is open and the message new; `earlier` holds its last messages (at most
+    /// the history asked for), oldest first. Nothing is stored.
+    Open {
+        conversation: Box<Conversation>,
+        earlier: Vec<Message>,
+    },
+}
+
+/// What [`Store::bot_exchange`] found and stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exchange {
+    /// The customer's message, as [`Store::customer_turn`] stores it (`earlier` may be empty:
+    /// the turn read it before).
+    pub turn: CustomerTurn,
+    /// The bot's answer, stored right after the customer's message; `None` when the message was
+    /// not appended or the conversation had left the bot (a person took it meanwhile).
+    pub reply: Option<Message>,
+}
+
 /// A conversation waiting in the queue.
 pub type QueueEntry = router::Waiting;
 
@@ -166,6 +199,46 @@ pub trait Store: Send + Sync + 'static {
             message: appended.message,
             earlier,
         })
+    }
+
+    /// The read half of a bot turn, for a store that stores the turn in one write: what
+    /// [`Store::customer_turn`] would find for a message with `client_message_id`, without
+    /// storing anything. `None` (the default) when the store has no cheaper way than
+    /// `customer_turn` and then [`Store::append_message`] for the answer (the Redis store: two
+    /// scripts, two round trips, either way).
+    async fn read_turn(
+        &self,
+        _conversation_id: &str,
+        _client_message_id: Option<&str>,
+        _history: usize,
+    ) -> Result<Option<TurnRead>, StoreError> {
+        Ok(None)
+    }
+
+    /// A customer's message and the bot's answer to it, stored together: the customer's message
+    /// exactly as [`Store::customer_turn`] stores it (a retry finds its original, a closed or
+    /// missing conversation stores nothing), then `reply` right after it when the message was
+    /// new and the conversation is still the bot's. Nothing of it is stored unless all of it is
+    /// (the embedded store: one write transaction, one fsync per bot turn).
+    ///
+    /// The default takes two steps, `customer_turn` then `append_message`.
+    async fn bot_exchange(
+        &self,
+        conversation_id: &str,
+        message: NewMessage,
+        reply: NewMessage,
+        history: usize,
+    ) -> Result<Exchange, StoreError> {
+        let turn = self.customer_turn(conversation_id, message, history).await?;
+        let reply = match &turn {
+            CustomerTurn::Appended { conversation, .. }
+                if conversation.state == ConversationState::Bot =>
+            {
+                Some(self.append_message(conversation_id, reply).await?.message)
+            }
+            _ => None,
+        };
+        Ok(Exchange { turn, reply })
     }
 
     /// Messages with `seq > after_seq`, oldest first, at most `limit`.
