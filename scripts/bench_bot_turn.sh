@@ -17,8 +17,10 @@
 #     --workers $(nproc) (one per core, like the gateway; 2 on the 2-core bench machine),
 #     uvloop + httptools, no access log, handlers on FastAPI's thread pool; SQLite
 #     in WAL mode shared by both workers, synchronous=FULL (durable at commit like the
-#     gateway's redb commits), two write transactions per turn (the customer's message, then
-#     the bot's reply) like the gateway; the intent model (TF-IDF char n-grams +
+#     gateway's redb commits), one write transaction per turn after the bot (the customer's
+#     message and the bot's reply together, as the gateway stores a bot turn;
+#     BASELINE_WRITES_PER_TURN=2 stores the message before the bot, in a transaction of its
+#     own); the intent model (TF-IDF char n-grams +
 #     LogisticRegression on models/data/intent_*.tsv) is trained once and cached in
 #     target/bench-baseline-cache/, loaded once per worker;
 #  5. check pass on each system: every question of scripts/bench/bot_turn.lua once, 10 per
@@ -231,7 +233,7 @@ echo "Gateway: target/release/gateway, embedded redb store (commit = fdatasync b
     "one actix worker per core ($workers), demo knowledge base, rate limits raised (see the script's header)."
 echo "Baseline: uvicorn --workers $workers (uvloop, httptools, no access log), FastAPI handlers on" \
     "its thread pool; SQLite WAL, synchronous=FULL, one connection per thread, shared by the workers;" \
-    "two write transactions per turn like the gateway; intent: TF-IDF char_wb 1-4 + LogisticRegression" \
+    "${BASELINE_WRITES_PER_TURN:-1} write transaction(s) per turn (the gateway: 1); intent: TF-IDF char_wb 1-4 + LogisticRegression" \
     "(C=10) on models/data/intent_{zh,en}.tsv; FAQ: jieba + BM25Okapi over question, similar phrasings" \
     "and answer, per language, answer at BM25 >= 4.0; no Traditional->Simplified, no sentiment model," \
     "no handoff rules, no rate limits."

@@ -17,17 +17,20 @@ jieba's dictionary once at startup; no request trains, loads or sleeps.
 
 The turn, per request:
   1. the conversation row by id (404), the bearer token's SHA-256 against the stored hash (401);
-  2. one write transaction (BEGIN IMMEDIATE, committed: with `synchronous=FULL` in WAL mode the
-     WAL is fsynced before the commit returns, like the gateway's redb commit): a repeated
-     `client_message_id` returns the original message and the bot reply that followed it and
-     stores nothing; otherwise the customer message is stored with the next `seq`;
+  2. a repeated `client_message_id` (a read) returns the original message and the bot reply
+     that followed it and stores nothing;
   3. the bot: normalise (NFKC, which folds full-width forms, lower case, collapsed whitespace;
      Traditional -> Simplified is SKIPPED, the gateway does it with fast2s), the intent model's
      prediction, jieba tokens -> BM25Okapi over the question, similar phrasings and answer of
      every article of the message's language (CJK characters: the zh-CN articles, else en);
      the top article is the answer when its BM25 score is at least BASELINE_BM25_THRESHOLD,
      else a fallback line ("clarify");
-  4. a second write transaction stores the bot's reply and the conversation's `updated_at`;
+  4. one write transaction (BEGIN IMMEDIATE, committed: with `synchronous=FULL` in WAL mode the
+     WAL is fsynced before the commit returns, like the gateway's redb commit) checks for a
+     retry again, then stores the customer's message with the next `seq`, the bot's reply and
+     the conversation's `updated_at`: one durable write per turn, as the gateway stores a bot
+     turn. BASELINE_WRITES_PER_TURN=2 stores the customer's message in a transaction of its own
+     before the bot instead (the gateway's design before it stored a turn in one write);
   5. 201 {"message", "replies": [bot message], "conversation"}, the gateway's shape.
 
 What the baseline does NOT do and the gateway does: the sentiment model, entity extraction,
@@ -61,6 +64,9 @@ import jieba
 STATE = os.environ.get("BASELINE_STATE", "")
 SYNCHRONOUS = os.environ.get("BASELINE_SQLITE_SYNCHRONOUS", "FULL").upper()
 THRESHOLD = float(os.environ.get("BASELINE_BM25_THRESHOLD", "4.0"))
+# 1 (default): the customer's message and the bot's answer in one write transaction after the
+# bot, as the gateway stores a bot turn; 2: the message before the bot, the answer after it.
+WRITES_PER_TURN = int(os.environ.get("BASELINE_WRITES_PER_TURN", "1"))
 INTENT_C = 10.0
 MAX_TEXT = 4000
 
@@ -312,61 +318,95 @@ if __name__ != "__main__":
             return error(409, "conversation_ended", "this conversation was closed")
 
         columns = "seq, id, role, text, created_at, client_message_id, bot"
-        # 1. The customer's message, durable before the bot answers; idempotent.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+
+        def find_original():
+            """A repeated `client_message_id`: the original and the bot replies after it."""
             original = conn.execute(
                 f"SELECT {columns} FROM messages WHERE conversation_id = ? AND client_message_id = ?",
                 (cid, body.client_message_id)).fetchone()
-            if original is not None:
-                following = conn.execute(
-                    f"SELECT {columns} FROM messages WHERE conversation_id = ? AND seq > ? "
-                    "ORDER BY seq", (cid, original[0])).fetchall()
-                updated_at = conn.execute(
-                    "SELECT updated_at FROM conversations WHERE id = ?", (cid,)).fetchone()[0]
-                conn.execute("COMMIT")
-                replies = []
-                for m in following:
-                    if m[2] != "bot":
-                        break
-                    replies.append(message_view(cid, m))
-                return json_response(201, {
-                    "message": message_view(cid, original), "replies": replies,
-                    "conversation": conversation_view(cid, state, customer, created_at,
-                                                      updated_at)})
+            if original is None:
+                return None
+            following = conn.execute(
+                f"SELECT {columns} FROM messages WHERE conversation_id = ? AND seq > ? "
+                "ORDER BY seq", (cid, original[0])).fetchall()
+            updated_at = conn.execute(
+                "SELECT updated_at FROM conversations WHERE id = ?", (cid,)).fetchone()[0]
+            replies = []
+            for m in following:
+                if m[2] != "bot":
+                    break
+                replies.append(message_view(cid, m))
+            return json_response(201, {
+                "message": message_view(cid, original), "replies": replies,
+                "conversation": conversation_view(cid, state, customer, created_at, updated_at)})
+
+        def append(conn, role, text, at, client_message_id, meta):
             seq = conn.execute(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation_id = ?",
                 (cid,)).fetchone()[0]
-            message = (seq, f"msg_{uuid.uuid4().hex}", "customer", body.text, now(),
-                       body.client_message_id, None)
+            message = (seq, f"msg_{uuid.uuid4().hex}", role, text, at, client_message_id,
+                       None if meta is None else json.dumps(meta, ensure_ascii=False))
             conn.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (cid, *message))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            return message
 
-        # 2. The bot's turn (CPU only).
-        reply_text, meta = bot_turn(body.text)
+        def transaction(work):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work()
+                conn.execute("COMMIT")
+                return result
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
-        # 3. The bot's reply.
-        at = now()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            reply_seq = conn.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation_id = ?",
-                (cid,)).fetchone()[0]
-            reply = (reply_seq, f"msg_{uuid.uuid4().hex}", "bot", reply_text, at, None,
-                     json.dumps(meta, ensure_ascii=False))
-            conn.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (cid, *reply))
-            conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (at, cid))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        if WRITES_PER_TURN == 1:
+            # Like the gateway: a retry is found by a read; the bot answers; then the customer's
+            # message and the answer are stored in one transaction that checks for the retry again.
+            repeat = find_original()
+            if repeat is not None:
+                return repeat
+            message_at = now()
+            reply_text, meta = bot_turn(body.text)
+
+            def store_both():
+                repeat = find_original()
+                if repeat is not None:
+                    return repeat, None, None
+                message = append(conn, "customer", body.text, message_at,
+                                 body.client_message_id, None)
+                at = now()
+                reply = append(conn, "bot", reply_text, at, None, meta)
+                conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (at, cid))
+                return None, message, reply
+
+            repeat, message, reply = transaction(store_both)
+            if repeat is not None:
+                return repeat
+        else:
+            # Two transactions: the customer's message is durable before the bot answers.
+            def store_message():
+                repeat = find_original()
+                if repeat is not None:
+                    return repeat, None
+                return None, append(conn, "customer", body.text, now(),
+                                    body.client_message_id, None)
+
+            repeat, message = transaction(store_message)
+            if repeat is not None:
+                return repeat
+            reply_text, meta = bot_turn(body.text)
+
+            def store_reply():
+                at = now()
+                reply = append(conn, "bot", reply_text, at, None, meta)
+                conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (at, cid))
+                return reply
+
+            reply = transaction(store_reply)
         return json_response(201, {
             "message": message_view(cid, message),
             "replies": [message_view(cid, reply)],
-            "conversation": conversation_view(cid, state, customer, created_at, at)})
+            "conversation": conversation_view(cid, state, customer, created_at, reply[4])})
 
 
 if __name__ == "__main__":
