@@ -362,7 +362,7 @@ impl AppState {
                 following,
             }) => {
                 return self
-                    .repeat_posted(*conversation, original, &following)
+                    .repeat_posted(*conversation, *original, &following)
                     .await
             }
             Some(TurnRead::Open {
@@ -426,12 +426,7 @@ impl AppState {
         let outcome = self.run_bot(&conversation, earlier, &text).await?;
         let exchange = self
             .store
-            .bot_exchange(
-                &conversation.id,
-                new,
-                self.bot_reply(&outcome),
-                BOT_HISTORY,
-            )
+            .bot_exchange(&conversation.id, new, self.bot_reply(&outcome), BOT_HISTORY)
             .await?;
         match (exchange.turn, exchange.reply) {
             (CustomerTurn::Missing, _) => Err(ApiError::NotFound("conversation")),
@@ -448,14 +443,26 @@ impl AppState {
                 self.repeat_posted(*conversation, original, &following)
                     .await
             }
-            (CustomerTurn::Appended { conversation, message, .. }, Some(reply)) => {
+            (
+                CustomerTurn::Appended {
+                    conversation,
+                    message,
+                    ..
+                },
+                Some(reply),
+            ) => {
                 self.bot_answered(*conversation, message, reply, outcome, &text)
                     .await
             }
             // A person took the conversation while the bot was thinking: the answer was dropped.
-            (CustomerTurn::Appended { conversation, message, .. }, None) => {
-                self.posted_to_people(*conversation, message, &text).await
-            }
+            (
+                CustomerTurn::Appended {
+                    conversation,
+                    message,
+                    ..
+                },
+                None,
+            ) => self.posted_to_people(*conversation, message, &text).await,
         }
     }
 
@@ -501,8 +508,8 @@ impl AppState {
             drop(slot);
             outcome
         })
-            .await
-            .map_err(|e| ApiError::Internal(e.into()))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))
     }
 
     /// The bot's answer as a message to store.

@@ -690,8 +690,7 @@ async fn read_turn_finds_what_customer_turn_would_and_stores_nothing(
             .append_message("c1", bot_message(&format!("reply {i}")))
             .await?;
     }
-    let Some(TurnRead::Open { earlier, .. }) = store.read_turn("c1", Some("cm-6"), 3).await?
-    else {
+    let Some(TurnRead::Open { earlier, .. }) = store.read_turn("c1", Some("cm-6"), 3).await? else {
         anyhow::bail!("an open conversation was not read as open");
     };
     assert_eq!(seqs(&earlier), [3, 4, 5], "the last three, oldest first");
@@ -704,7 +703,11 @@ async fn read_turn_finds_what_customer_turn_would_and_stores_nothing(
         anyhow::bail!("a retry was not recognised");
     };
     assert_eq!((original.seq, original.text.as_str()), (1, "first"));
-    assert_eq!(seqs(&following), [2, 3], "what followed, at most the history");
+    assert_eq!(
+        seqs(&following),
+        [2, 3],
+        "what followed, at most the history"
+    );
     store
         .put_conversation(&conversation_in("c1", ConversationState::Closed))
         .await?;
@@ -723,7 +726,11 @@ async fn read_turn_finds_what_customer_turn_would_and_stores_nothing(
         store.read_turn("nope", Some("cm-1"), 3).await?,
         Some(TurnRead::Missing)
     );
-    assert_eq!(store.messages("c1", 0, 10).await?.len(), 5, "nothing stored");
+    assert_eq!(
+        store.messages("c1", 0, 10).await?.len(),
+        5,
+        "nothing stored"
+    );
     Ok(())
 }
 
@@ -753,13 +760,19 @@ async fn bot_exchange_stores_the_message_and_the_answer_in_order(
         anyhow::bail!("the message was not appended: {exchange:?}");
     };
     assert_eq!(*seen, stored);
-    assert_eq!((message.seq, message.text.as_str()), (2, "where is my parcel"));
+    assert_eq!(
+        (message.seq, message.text.as_str()),
+        (2, "where is my parcel")
+    );
     let Some(reply) = exchange.reply else {
         anyhow::bail!("the answer was not stored");
     };
     assert_eq!((reply.seq, reply.text.as_str()), (3, "on its way"));
     assert_eq!(reply.author.role, AuthorRole::Bot);
-    assert_eq!(store.messages("c1", 0, 10).await?, [welcome, message, reply]);
+    assert_eq!(
+        store.messages("c1", 0, 10).await?,
+        [welcome, message, reply]
+    );
     Ok(())
 }
 
@@ -794,7 +807,11 @@ async fn bot_exchange_with_a_seen_client_message_id_stores_nothing_new(
     assert_eq!((original.seq, original.text.as_str()), (1, "hello"));
     assert_eq!(Some(following), first.reply.map(|r| vec![r]));
     assert_eq!(retry.reply, None);
-    assert_eq!(seqs(&store.messages("c1", 0, 10).await?), [1, 2], "nothing new");
+    assert_eq!(
+        seqs(&store.messages("c1", 0, 10).await?),
+        [1, 2],
+        "nothing new"
+    );
     Ok(())
 }
 

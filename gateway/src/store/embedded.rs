@@ -19,9 +19,7 @@
 //! customer's message and the answer in one write job: the writer thread, the one thing every
 //! turn passes through, does one small job per turn and never the history's reading.
 
-use super::{
-    Appended, Claim, CustomerTurn, Exchange, QueueEntry, Store, StoreError, TurnRead,
-};
+use super::{Appended, Claim, CustomerTurn, Exchange, QueueEntry, Store, StoreError, TurnRead};
 use crate::domain::{
     Agent, AgentPatch, ApiKey, Conversation, ConversationState, GapRecord, Message, NewMessage,
     RoutingRecord, StoredContext, TokenOwner,
@@ -603,7 +601,7 @@ impl Store for EmbeddedStore {
                 if let Some(seq) = seen {
                     if let Some(original) = messages.get((cid, seq))? {
                         return Ok(Some(TurnRead::Repeat {
-                            original: decode(original.value())?,
+                            original: Box::new(decode(original.value())?),
                             following: messages_in(&messages, cid, seq, history)?,
                             conversation,
                         }));

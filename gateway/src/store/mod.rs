@@ -78,7 +78,7 @@ pub enum TurnRead {
     /// The `client_message_id` was seen before: as in [`CustomerTurn::Repeat`].
     Repeat {
         conversation: Box<Conversation>,
-        original: Message,
+        original: Box<Message>,
         following: Vec<Message>,
     },
     /// The conversation is open and the message new; `earlier` holds its last messages (at most
@@ -229,7 +229,9 @@ pub trait Store: Send + Sync + 'static {
         reply: NewMessage,
         history: usize,
     ) -> Result<Exchange, StoreError> {
-        let turn = self.customer_turn(conversation_id, message, history).await?;
+        let turn = self
+            .customer_turn(conversation_id, message, history)
+            .await?;
         let reply = match &turn {
             CustomerTurn::Appended { conversation, .. }
                 if conversation.state == ConversationState::Bot =>
