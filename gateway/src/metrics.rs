@@ -5,10 +5,12 @@
 //! processes); the gauges that describe the shared state (queue length, agents online) are
 //! read from the store when scraped; open WebSockets are this process's own.
 
+use crate::store::WriterStats;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Counter, Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
+use std::sync::Mutex;
 
 pub struct Metrics {
     registry: Registry,
@@ -36,6 +38,12 @@ pub struct Metrics {
     agents_online: IntGauge,
     /// Webhook delivery attempts by outcome (delivered, retrying, failed).
     webhook_attempts: IntCounterVec,
+    /// The embedded store's writer: transactions, writes in them, seconds busy. Brought up to
+    /// the store's own counts when scraped; `writer_seen` is what they were last brought to.
+    store_transactions: IntCounter,
+    store_writes: IntCounter,
+    store_busy_seconds: Counter,
+    writer_seen: Mutex<WriterStats>,
 }
 
 impl Default for Metrics {
@@ -169,8 +177,44 @@ impl Metrics {
                 "Webhook delivery attempts by outcome: delivered, retrying (failed, another attempt scheduled) or failed (no attempts left).",
                 "outcome",
             ),
+            store_transactions: counter(
+                r,
+                "gateway_store_transactions_total",
+                "Write transactions of the embedded store's writer (a group commit each: one fsync for every write waiting); 0 on Redis.",
+            ),
+            store_writes: counter(
+                r,
+                "gateway_store_writes_total",
+                "Writes run in those transactions; divided by the transactions, the mean batch size. 0 on Redis.",
+            ),
+            store_busy_seconds: registered(
+                r,
+                Counter::new(
+                    "gateway_store_writer_busy_seconds_total",
+                    "Time the embedded store's writer spent running batches up to their durable commit; its rate is the writer's busy fraction. 0 on Redis.",
+                )
+                .expect("fixed counter options are valid"),
+            ),
+            writer_seen: Mutex::new(WriterStats::default()),
             registry,
         }
+    }
+
+    /// Brings the store-writer counters up to `now`, the store's own counts.
+    fn catch_up_writer(&self, now: WriterStats) {
+        let mut seen = match self.writer_seen.lock() {
+            Ok(seen) => seen,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        self.store_transactions
+            .inc_by(now.transactions.saturating_sub(seen.transactions));
+        self.store_writes
+            .inc_by(now.writes.saturating_sub(seen.writes));
+        let busy = now.busy_seconds - seen.busy_seconds;
+        if busy > 0.0 {
+            self.store_busy_seconds.inc_by(busy);
+        }
+        *seen = now;
     }
 
     pub fn count_assignment(&self, rule: router::Rule, relaxed: bool) {
@@ -221,8 +265,17 @@ impl Metrics {
         self.websockets.with_label_values(&[side]).add(delta);
     }
 
-    /// The Prometheus text exposition, with the shared gauges read by the caller.
-    pub fn render(&self, queue_length: usize, agents_online: usize) -> String {
+    /// The Prometheus text exposition, with the shared gauges and the store writer's counts
+    /// (`None`: the store has no writer of its own) read by the caller.
+    pub fn render(
+        &self,
+        queue_length: usize,
+        agents_online: usize,
+        writer: Option<WriterStats>,
+    ) -> String {
+        if let Some(now) = writer {
+            self.catch_up_writer(now);
+        }
         self.queue_waiting
             .set(i64::try_from(queue_length).unwrap_or(i64::MAX));
         self.agents_online
@@ -249,7 +302,24 @@ mod tests {
         m.websocket("customer", 1);
         m.decision_seconds.observe(0.000_03);
         m.accept_timeouts.inc();
-        let text = m.render(4, 2);
+        m.render(
+            0,
+            0,
+            Some(WriterStats {
+                transactions: 2,
+                writes: 5,
+                busy_seconds: 0.25,
+            }),
+        );
+        let text = m.render(
+            4,
+            2,
+            Some(WriterStats {
+                transactions: 3,
+                writes: 9,
+                busy_seconds: 0.5,
+            }),
+        );
         for line in [
             "gateway_routing_assignments_total{rule=\"lowest_load\"} 1",
             "gateway_routing_relaxed_assignments_total 1",
@@ -262,6 +332,10 @@ mod tests {
             "gateway_routing_accept_timeouts_total 1",
             "gateway_queue_waiting 4",
             "gateway_agents_online 2",
+            // The store's own counts, not their sum over scrapes.
+            "gateway_store_transactions_total 3",
+            "gateway_store_writes_total 9",
+            "gateway_store_writer_busy_seconds_total 0.5",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }

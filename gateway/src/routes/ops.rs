@@ -62,5 +62,9 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, crate::
         .count();
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(queue, online)))
+        .body(
+            state
+                .metrics
+                .render(queue, online, state.store.writer_stats()),
+        ))
 }

@@ -19,7 +19,9 @@
 //! customer's message and the answer in one write job: the writer thread, the one thing every
 //! turn passes through, does one small job per turn and never the history's reading.
 
-use super::{Appended, Claim, CustomerTurn, Exchange, QueueEntry, Store, StoreError, TurnRead};
+use super::{
+    Appended, Claim, CustomerTurn, Exchange, QueueEntry, Store, StoreError, TurnRead, WriterStats,
+};
 use crate::domain::{
     Agent, AgentPatch, ApiKey, Conversation, ConversationState, GapRecord, Message, NewMessage,
     RoutingRecord, StoredContext, TokenOwner,
@@ -32,8 +34,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
@@ -138,7 +141,7 @@ where
 
 /// The writer thread: batches of waiting writes, one transaction and one fsync each. It ends
 /// when every handle to the store is gone, and lets go of the database file then.
-fn write_batches(db: Arc<Database>, jobs: mpsc::Receiver<Box<dyn Job>>) {
+fn write_batches(db: Arc<Database>, jobs: mpsc::Receiver<Box<dyn Job>>, counts: Arc<Counts>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -147,15 +150,40 @@ fn write_batches(db: Arc<Database>, jobs: mpsc::Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&db, batch);
+        let started = Instant::now();
+        let writes = batch.len();
+        let transactions = commit_batch(&db, batch);
+        counts.record(transactions, writes, started.elapsed());
     }
 }
 
-fn commit_batch(db: &Database, mut batch: Vec<Box<dyn Job>>) {
+/// What the writer thread has done since the store was opened ([`Store::writer_stats`]).
+#[derive(Default)]
+struct Counts {
+    transactions: AtomicU64,
+    writes: AtomicU64,
+    busy_micros: AtomicU64,
+}
+
+impl Counts {
+    fn record(&self, transactions: usize, writes: usize, busy: Duration) {
+        let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        self.transactions
+            .fetch_add(as_u64(transactions), Ordering::Relaxed);
+        self.writes.fetch_add(as_u64(writes), Ordering::Relaxed);
+        let micros = u64::try_from(busy.as_micros()).unwrap_or(u64::MAX);
+        self.busy_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+}
+
+/// Runs a batch; returns how many write transactions that took (one, or one more per write
+/// when a write failed and each ran again alone).
+fn commit_batch(db: &Database, mut batch: Vec<Box<dyn Job>>) -> usize {
     if batch.len() == 1 {
         batch.into_iter().for_each(|job| commit_alone(db, job));
-        return;
+        return 1;
     }
+    let writes = batch.len();
     let outcome = (|| -> Result<bool, StoreError> {
         let txn = db.begin_write()?;
         // Stop at the first failure: its partial changes must not be committed.
@@ -168,12 +196,19 @@ fn commit_batch(db: &Database, mut batch: Vec<Box<dyn Job>>) {
         }
     })();
     match outcome {
-        Ok(true) => batch.into_iter().for_each(|job| job.answer(Ok(()))),
+        Ok(true) => {
+            batch.into_iter().for_each(|job| job.answer(Ok(())));
+            1
+        }
         // One write failed: each runs again alone, so only the failing one fails.
-        Ok(false) => batch.into_iter().for_each(|job| commit_alone(db, job)),
+        Ok(false) => {
+            batch.into_iter().for_each(|job| commit_alone(db, job));
+            1 + writes
+        }
         Err(e) => {
             let e = format!("committing a batch of writes: {}", crate::error::chain(&e));
             batch.into_iter().for_each(|job| job.answer(Err(e.clone())));
+            1
         }
     }
 }
@@ -196,6 +231,7 @@ fn commit_alone(db: &Database, mut job: Box<dyn Job>) {
 pub struct EmbeddedStore {
     db: Arc<Database>,
     writer: mpsc::Sender<Box<dyn Job>>,
+    counts: Arc<Counts>,
 }
 
 impl EmbeddedStore {
@@ -238,10 +274,12 @@ impl EmbeddedStore {
         let db = Arc::new(db);
         let (writer, jobs) = mpsc::channel();
         let for_writer = Arc::clone(&db);
+        let counts = Arc::new(Counts::default());
+        let counted = Arc::clone(&counts);
         std::thread::Builder::new()
             .name("redb-writer".into())
-            .spawn(move || write_batches(for_writer, jobs))?;
-        Ok(Self { db, writer })
+            .spawn(move || write_batches(for_writer, jobs, counted))?;
+        Ok(Self { db, writer, counts })
     }
 
     /// Runs a write on the writer thread, in the next batch's transaction; answers after the
@@ -475,6 +513,15 @@ fn turn_in(
 
 #[async_trait]
 impl Store for EmbeddedStore {
+    fn writer_stats(&self) -> Option<WriterStats> {
+        let counts = &self.counts;
+        Some(WriterStats {
+            transactions: counts.transactions.load(Ordering::Relaxed),
+            writes: counts.writes.load(Ordering::Relaxed),
+            busy_seconds: counts.busy_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        })
+    }
+
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         let key = key.to_owned();
         self.run(move |db| {

@@ -100,6 +100,18 @@ pub struct Exchange {
     pub reply: Option<Message>,
 }
 
+/// What a store's single writer has done since the store was opened ([`Store::writer_stats`]):
+/// the embedded store's group commit, for `GET /metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WriterStats {
+    /// Write transactions run (each committed with one fsync, or aborted).
+    pub transactions: u64,
+    /// Writes run in them; `writes / transactions` is the mean batch size.
+    pub writes: u64,
+    /// Time the writer spent running batches, from the first write to the durable commit.
+    pub busy_seconds: f64,
+}
+
 /// A conversation waiting in the queue.
 pub type QueueEntry = router::Waiting;
 
@@ -199,6 +211,12 @@ pub trait Store: Send + Sync + 'static {
             message: appended.message,
             earlier,
         })
+    }
+
+    /// What the store's single writer has done, for a store with one (the embedded store);
+    /// `None` for a store whose writes go to a server (Redis).
+    fn writer_stats(&self) -> Option<WriterStats> {
+        None
     }
 
     /// The read half of a bot turn, for a store that stores the turn in one write: what

@@ -70,6 +70,50 @@ async fn metrics_count_bot_turns_handoffs_and_open_sockets() -> Result<()> {
 }
 
 #[tokio::test]
+async fn metrics_show_what_the_embedded_store_writer_did() -> Result<()> {
+    let app = spawn_gateway().await?;
+    let scrape = || async {
+        let text = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let value = |name: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(-1.0)
+        };
+        anyhow::Ok([
+            value("gateway_store_transactions_total"),
+            value("gateway_store_writes_total"),
+            value("gateway_store_writer_busy_seconds_total"),
+        ])
+    };
+    let [transactions, writes, busy] = scrape().await?;
+    // The demo seed and the first conversation were written at start.
+    assert!(transactions >= 1.0, "{transactions}");
+    assert!(
+        writes >= transactions,
+        "{writes} writes in {transactions} transactions"
+    );
+    assert!(busy > 0.0, "{busy}");
+    let (conv, token) = app.start_conversation("zh-CN").await?;
+    app.say(&conv, &token, "怎么开发票").await?;
+    app.say(&conv, &token, "满多少包邮").await?;
+    let [t2, w2, b2] = scrape().await?;
+    // At least the new conversation and the two bot turns (one write each), in at least one
+    // more transaction; counts only grow.
+    assert!(w2 >= writes + 3.0, "writes {writes} -> {w2}");
+    assert!(t2 > transactions, "transactions {transactions} -> {t2}");
+    assert!(w2 >= t2, "{w2} writes in {t2} transactions");
+    assert!(b2 > busy, "busy {busy} -> {b2}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn pages_answer_get_and_head() -> Result<()> {
     let app = spawn_gateway().await?;
     for path in ["/", "/widget.js", "/console", "/admin"] {
