@@ -31,9 +31,11 @@
 #     measured): wrk -t2 -c64 -d${BENCH_SECONDS}s --timeout 30s --latency -s bot_turn.lua.
 #     --timeout 30s (wrk's default is 2 s) so that a slow response is counted in the latency
 #     percentiles rather than dropped as a socket timeout;
-#  8. records `uptime` load averages just before each measured window, stops both servers and
+#  8. records `uptime` load averages just before each measured window and the gateway's
+#     store-writer counters (GET /metrics) around its window, stops both servers and
 #     prints a markdown table, the throughput ratio and the p99 comparison against the goal
-#     (at least 10x the baseline's requests/s at a lower p99).
+#     (at least 10x the baseline's requests/s at a lower p99), and what the gateway's store
+#     writer did in its window (transactions, writes per transaction, seconds busy).
 #
 # Rate limits raised on the gateway (its defaults would turn the benchmark into a 429 test):
 #  - GATEWAY_CONVERSATIONS_PER_ADDRESS_PER_WINDOW (default 30 new conversations per client
@@ -190,6 +192,15 @@ for name in gateway baseline; do
         --count "$conversations" --out "$work/$name/conversations.txt"
 done
 
+# The gateway's store-writer counters (GET /metrics): transactions, writes, seconds busy.
+writer_counts() {
+    curl -fsS "http://127.0.0.1:$gateway_port/metrics" | awk '
+        $1 == "gateway_store_transactions_total" { t = $2 }
+        $1 == "gateway_store_writes_total" { w = $2 }
+        $1 == "gateway_store_writer_busy_seconds_total" { b = $2 }
+        END { print t + 0, w + 0, b + 0 }'
+}
+
 # 7. Load: the gateway first, then the baseline.
 for name in gateway baseline; do
     port="$gateway_port"
@@ -198,6 +209,7 @@ for name in gateway baseline; do
     load="$(uptime | sed 's/.*load average: //')"
     echo "$load" >"$work/$name/load.txt"
     log "wrk -t$threads -c$connections -d${seconds}s against $name (load average before: $load)"
+    [[ "$name" == gateway ]] && writer_counts >"$work/gateway/writer-before.txt"
     # In the background with `wait`, so that Ctrl-C stops the run at once.
     BENCH_CONVERSATIONS_FILE="$work/$name/conversations.txt" BENCH_THREADS="$threads" \
     BENCH_RUN="$name" \
@@ -206,6 +218,7 @@ for name in gateway baseline; do
     pids+=("$!")
     wait "$!"
     pids=("$gateway_pid" "$baseline_pid")
+    [[ "$name" == gateway ]] && writer_counts >"$work/gateway/writer-after.txt"
     cat "$work/$name/wrk.txt" >&2
 done
 
@@ -231,6 +244,11 @@ echo
 echo
 echo "Gateway: target/release/gateway, embedded redb store (commit = fdatasync before the answer)," \
     "one actix worker per core ($workers), demo knowledge base, rate limits raised (see the script's header)."
+read -r t0 w0 b0 <"$work/gateway/writer-before.txt"
+read -r t1 w1 b1 <"$work/gateway/writer-after.txt"
+awk -v t="$((t1 - t0))" -v w="$((w1 - w0))" -v b0="$b0" -v b1="$b1" -v s="$seconds" 'BEGIN {
+    printf "Gateway store writer during its window (GET /metrics): %d transactions (%.0f/s), %d writes, %.1f writes per transaction, busy %.1f of %d s (%.0f %%).\n",
+        t, t / s, w, (t > 0 ? w / t : 0), b1 - b0, s, 100 * (b1 - b0) / s }'
 echo "Baseline: uvicorn --workers $workers (uvloop, httptools, no access log), FastAPI handlers on" \
     "its thread pool; SQLite WAL, synchronous=FULL, one connection per thread, shared by the workers;" \
     "${BASELINE_WRITES_PER_TURN:-1} write transaction(s) per turn (the gateway: 1); intent: TF-IDF char_wb 1-4 + LogisticRegression" \
