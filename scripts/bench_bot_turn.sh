@@ -26,16 +26,19 @@
 #  5. check pass on each system: every question of scripts/bench/bot_turn.lua once, 10 per
 #     fresh conversation in the order the load uses; counts bot replies, FAQ answers (and
 #     whether the intended article), fallbacks (clarify) and handoffs;
-#  6. pre-creates BENCH_CONVERSATIONS conversations on each system (POST /v1/conversations);
-#  7. runs wrk against the gateway first, then the baseline (each idle while the other is
-#     measured): wrk -t2 -c64 -d${BENCH_SECONDS}s --timeout 30s --latency -s bot_turn.lua.
+#  6. pre-creates BENCH_CONVERSATIONS conversations per round on each system (POST
+#     /v1/conversations), so every round starts on fresh conversations;
+#  7. BENCH_ROUNDS rounds, each running wrk against the gateway first, then the baseline (each
+#     idle while the other is measured):
+#     wrk -t2 -c64 -d${BENCH_SECONDS}s --timeout 30s --latency -s bot_turn.lua.
 #     --timeout 30s (wrk's default is 2 s) so that a slow response is counted in the latency
 #     percentiles rather than dropped as a socket timeout;
 #  8. records `uptime` load averages just before each measured window and the gateway's
 #     store-writer counters (GET /metrics) around its window, stops both servers and
-#     prints a markdown table, the throughput ratio and the p99 comparison against the goal
-#     (at least 10x the baseline's requests/s at a lower p99), and what the gateway's store
-#     writer did in its window (transactions, writes per transaction, seconds busy).
+#     prints a markdown table (every round), each round's throughput ratio, the ratio of the
+#     median requests/s and the p99 comparison against the goal (at least 10x the baseline's
+#     requests/s at a lower p99), and what the gateway's store writer did in each of its
+#     windows (transactions, writes per transaction, seconds busy).
 #
 # Rate limits raised on the gateway (its defaults would turn the benchmark into a 429 test):
 #  - GATEWAY_CONVERSATIONS_PER_ADDRESS_PER_WINDOW (default 30 new conversations per client
@@ -49,9 +52,10 @@
 #    are not API keys, so it is never consulted here; raised only for completeness.
 #  The baseline has no rate limits at all (less work for it).
 #
-# Settings (environment): BENCH_SECONDS [20], BENCH_CONVERSATIONS [600 x BENCH_SECONDS per
-# system = requests/s x seconds / 10 for up to 6000 requests/s, i.e. 10x a ~600/s baseline; a
-# run that runs out says "wrapped" and the table warns], BENCH_TMPDIR
+# Settings (environment): BENCH_SECONDS [20] per window, BENCH_ROUNDS [3] windows per system,
+# BENCH_CONVERSATIONS [600 x BENCH_SECONDS per system and round = requests/s x seconds / 10
+# for up to 6000 requests/s, i.e. 10x a ~600/s baseline; a run that runs out says "wrapped"
+# and the table warns], BENCH_TMPDIR
 # [$TMPDIR or /tmp: where both systems keep their data; on tmpfs such as /dev/shm fsync costs
 # nothing, which isolates the storage's share], BENCH_KEEP=1 keeps the temporary directory
 # (logs, wrk outputs), BENCH_GATEWAY_PORT, BENCH_BASELINE_PORT [free ports].
@@ -63,6 +67,10 @@ cd "$root"
 seconds="${BENCH_SECONDS:-20}"
 # Enough for 6000 requests/s (10x a baseline of ~600/s) at 10 messages per conversation.
 conversations="${BENCH_CONVERSATIONS:-$((seconds * 600))}"
+# Measured windows per system, alternating gateway and baseline; the table reports each and the
+# medians (one run on this 2-core machine moves by 10-15 %).
+rounds="${BENCH_ROUNDS:-3}"
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "BENCH_ROUNDS must be a positive integer" >&2; exit 1; }
 workers="$(nproc)"
 threads=2
 connections=64
@@ -187,9 +195,14 @@ for name in gateway baseline; do
     log "check pass: $name"
     "$venv/bin/python" "$bench/bench_client.py" check --base "http://127.0.0.1:$port" \
         --lua "$lua" --out "$work/$name/check.json" --name "$name"
-    log "creating $conversations conversations on $name"
+    log "creating $((conversations * rounds)) conversations on $name ($conversations per round)"
     "$venv/bin/python" "$bench/bench_client.py" create --base "http://127.0.0.1:$port" \
-        --count "$conversations" --out "$work/$name/conversations.txt"
+        --count "$((conversations * rounds))" --out "$work/$name/conversations.txt"
+    for round in $(seq 1 "$rounds"); do
+        mkdir -p "$work/$name/round-$round"
+        sed -n "$(((round - 1) * conversations + 1)),$((round * conversations))p" \
+            "$work/$name/conversations.txt" >"$work/$name/round-$round/conversations.txt"
+    done
 done
 
 # The gateway's store-writer counters (GET /metrics): transactions, writes, seconds busy.
@@ -201,25 +214,28 @@ writer_counts() {
         END { print t + 0, w + 0, b + 0 }'
 }
 
-# 7. Load: the gateway first, then the baseline.
-for name in gateway baseline; do
-    port="$gateway_port"
-    [[ "$name" == baseline ]] && port="$baseline_port"
-    sleep 2
-    load="$(uptime | sed 's/.*load average: //')"
-    echo "$load" >"$work/$name/load.txt"
-    log "wrk -t$threads -c$connections -d${seconds}s against $name (load average before: $load)"
-    [[ "$name" == gateway ]] && writer_counts >"$work/gateway/writer-before.txt"
-    # In the background with `wait`, so that Ctrl-C stops the run at once.
-    BENCH_CONVERSATIONS_FILE="$work/$name/conversations.txt" BENCH_THREADS="$threads" \
-    BENCH_RUN="$name" \
-        wrk -t"$threads" -c"$connections" -d"${seconds}s" --timeout 30s --latency \
-        -s "$lua" "http://127.0.0.1:$port" >"$work/$name/wrk.txt" 2>&1 &
-    pids+=("$!")
-    wait "$!"
-    pids=("$gateway_pid" "$baseline_pid")
-    [[ "$name" == gateway ]] && writer_counts >"$work/gateway/writer-after.txt"
-    cat "$work/$name/wrk.txt" >&2
+# 7. Load: in each round the gateway first, then the baseline.
+for round in $(seq 1 "$rounds"); do
+    for name in gateway baseline; do
+        port="$gateway_port"
+        [[ "$name" == baseline ]] && port="$baseline_port"
+        dir="$work/$name/round-$round"
+        sleep 2
+        load="$(uptime | sed 's/.*load average: //')"
+        echo "$load" >"$dir/load.txt"
+        log "round $round of $rounds: wrk -t$threads -c$connections -d${seconds}s against $name (load average before: $load)"
+        if [[ "$name" == gateway ]]; then writer_counts >"$dir/writer-before.txt"; fi
+        # In the background with `wait`, so that Ctrl-C stops the run at once.
+        BENCH_CONVERSATIONS_FILE="$dir/conversations.txt" BENCH_THREADS="$threads" \
+        BENCH_RUN="$name" \
+            wrk -t"$threads" -c"$connections" -d"${seconds}s" --timeout 30s --latency \
+            -s "$lua" "http://127.0.0.1:$port" >"$dir/wrk.txt" 2>&1 &
+        pids+=("$!")
+        wait "$!"
+        pids=("$gateway_pid" "$baseline_pid")
+        if [[ "$name" == gateway ]]; then writer_counts >"$dir/writer-after.txt"; fi
+        cat "$dir/wrk.txt" >&2
+    done
 done
 
 # 8. Stop both, then the table.
@@ -237,18 +253,21 @@ echo
 echo "## Bot turn over HTTP: gateway vs Python baseline"
 echo
 echo "wrk -t$threads -c$connections -d${seconds}s --timeout 30s --latency, POST /v1/conversations/{id}/messages," \
-    "$conversations pre-created conversations per system, at most 10 distinct FAQ questions each;" \
+    "$rounds rounds (gateway then baseline in each), $conversations fresh pre-created conversations per system and round, at most 10 distinct FAQ questions each;" \
     "$articles FAQ articles (the gateway's export) on both; $(nproc) cores; data in ${BENCH_TMPDIR:-${TMPDIR:-/tmp}}."
 echo
-"$venv/bin/python" "$bench/bench_client.py" report --gateway "$work/gateway" --baseline "$work/baseline"
+"$venv/bin/python" "$bench/bench_client.py" report --gateway "$work/gateway" --baseline "$work/baseline" \
+    --rounds "$rounds"
 echo
 echo "Gateway: target/release/gateway, embedded redb store (commit = fdatasync before the answer)," \
     "one actix worker per core ($workers), demo knowledge base, rate limits raised (see the script's header)."
-read -r t0 w0 b0 <"$work/gateway/writer-before.txt"
-read -r t1 w1 b1 <"$work/gateway/writer-after.txt"
-awk -v t="$((t1 - t0))" -v w="$((w1 - w0))" -v b0="$b0" -v b1="$b1" -v s="$seconds" 'BEGIN {
-    printf "Gateway store writer during its window (GET /metrics): %d transactions (%.0f/s), %d writes, %.1f writes per transaction, busy %.1f of %d s (%.0f %%).\n",
-        t, t / s, w, (t > 0 ? w / t : 0), b1 - b0, s, 100 * (b1 - b0) / s }'
+for round in $(seq 1 "$rounds"); do
+    read -r t0 w0 b0 <"$work/gateway/round-$round/writer-before.txt"
+    read -r t1 w1 b1 <"$work/gateway/round-$round/writer-after.txt"
+    awk -v r="$round" -v t="$((t1 - t0))" -v w="$((w1 - w0))" -v b0="$b0" -v b1="$b1" -v s="$seconds" 'BEGIN {
+        printf "Gateway store writer in round %d (GET /metrics): %d transactions (%.0f/s), %d writes, %.1f writes per transaction, busy %.1f of %d s (%.0f %%).\n",
+            r, t, t / s, w, (t > 0 ? w / t : 0), b1 - b0, s, 100 * (b1 - b0) / s }'
+done
 echo "Baseline: uvicorn --workers $workers (uvloop, httptools, no access log), FastAPI handlers on" \
     "its thread pool; SQLite WAL, synchronous=FULL, one connection per thread, shared by the workers;" \
     "${BASELINE_WRITES_PER_TURN:-1} write transaction(s) per turn (the gateway: 1); intent: TF-IDF char_wb 1-4 + LogisticRegression" \

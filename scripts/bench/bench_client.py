@@ -5,7 +5,9 @@
   check   --base URL --lua bot_turn.lua --out FILE.json
           send every question of bot_turn.lua once, 10 per fresh conversation in the order
           the load uses, and count bot answers, right articles, fallbacks and handoffs
-  report  --gateway DIR --baseline DIR          the markdown table from the two runs' files
+  report  --gateway DIR --baseline DIR [--rounds R]
+          the markdown table from the runs' files (DIR/round-K/wrk.txt, load.txt), per round
+          and the medians
 """
 
 import argparse
@@ -13,6 +15,7 @@ import http.client
 import json
 import math
 import re
+import statistics
 import sys
 import threading
 import time
@@ -138,36 +141,52 @@ def bench_line(path):
 
 
 def report(args):
+    systems = (("gateway (Rust, actix-web, redb)", args.gateway),
+               ("baseline (Python, FastAPI/uvicorn, SQLite)", args.baseline))
+    rounds = range(1, args.rounds + 1)
     rows = []
-    for name, d in (("gateway (Rust, actix-web, redb)", args.gateway),
-                    ("baseline (Python, FastAPI/uvicorn, SQLite)", args.baseline)):
-        bench = bench_line(f"{d}/wrk.txt")
-        with open(f"{d}/check.json", encoding="utf-8") as f:
-            check = json.load(f)
-        with open(f"{d}/load.txt", encoding="utf-8") as f:
-            load = f.read().strip()
-        rows.append((name, bench, check, load))
-    print("| system | requests/s | p50 ms | p99 ms | non-2xx | socket errors | responses with a bot "
+    for r in rounds:
+        for name, d in systems:
+            bench = bench_line(f"{d}/round-{r}/wrk.txt")
+            with open(f"{d}/check.json", encoding="utf-8") as f:
+                check = json.load(f)
+            with open(f"{d}/round-{r}/load.txt", encoding="utf-8") as f:
+                load = f.read().strip()
+            rows.append((name, r, bench, check, load))
+    print("| system | round | requests/s | p50 ms | p99 ms | non-2xx | socket errors | responses with a bot "
           "reply (of which FAQ answers) / requests, under load | check pass: bot replies / answered (intended article) / fallback / handoff | "
           "load avg before (1, 5, 15 min) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|---|")
-    for name, b, c, load in rows:
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    for name, r, b, c, load in rows:
         errors = int(b["err_connect"] + b["err_read"] + b["err_write"] + b["err_timeout"])
-        print(f"| {name} | {b['rps']:.0f} | {b['p50_ms']:.2f} | {b['p99_ms']:.2f} | "
+        print(f"| {name} | {r} | {b['rps']:.0f} | {b['p50_ms']:.2f} | {b['p99_ms']:.2f} | "
               f"{int(b['non2xx'])} | {errors} | {int(b['with_reply'])} ({int(b['answered'])}) / "
               f"{int(b['requests'])} | "
               f"{c['with_reply']}/{c['messages']} / {c['answer']} ({c['right_article']}) / "
               f"{c['clarify']} / {c['handoff']} | {load} |")
-    (_, g, _, _), (_, p, _, _) = rows
-    ratio = g["rps"] / p["rps"] if p["rps"] else float("inf")
     print()
-    print(f"Throughput ratio gateway/baseline: {ratio:.2f}x (goal >= 10x): "
+    def of(system, key):
+        return [b[key] for name, _, b, _, _ in rows if name == system[0]]
+
+    gateway, baseline = systems
+    g_rps, p_rps = of(gateway, "rps"), of(baseline, "rps")
+    g_p99, p_p99 = of(gateway, "p99_ms"), of(baseline, "p99_ms")
+    ratios = [g / p if p else float("inf") for g, p in zip(g_rps, p_rps)]
+    print("Per round, gateway/baseline requests/s: "
+          + ", ".join(f"{x:.2f}x" for x in ratios))
+    med_g, med_p = statistics.median(g_rps), statistics.median(p_rps)
+    ratio = med_g / med_p if med_p else float("inf")
+    print(f"Medians over {len(ratios)} round(s): gateway {med_g:.0f} requests/s, p99 "
+          f"{statistics.median(g_p99):.2f} ms; baseline {med_p:.0f} requests/s, p99 "
+          f"{statistics.median(p_p99):.2f} ms")
+    print(f"Throughput ratio of the medians, gateway/baseline: {ratio:.2f}x (goal >= 10x): "
           f"{'MET' if ratio >= 10 else 'MISSED'}")
-    print(f"p99 gateway {g['p99_ms']:.2f} ms vs baseline {p['p99_ms']:.2f} ms (goal: lower): "
-          f"{'MET' if g['p99_ms'] < p['p99_ms'] else 'MISSED'}")
-    for name, b, _, _ in rows:
+    lower = all(g < p for g, p in zip(g_p99, p_p99))
+    print(f"p99 lower than the baseline's in every round (goal: lower): "
+          f"{'MET' if lower else 'MISSED'}")
+    for name, r, b, _, _ in rows:
         if b["wrapped"] > 0:
-            print(f"WARNING: {name}: {int(b['wrapped'])} requests reused a conversation "
+            print(f"WARNING: {name}, round {r}: {int(b['wrapped'])} requests reused a conversation "
                   "(raise BENCH_CONVERSATIONS)")
 
 
@@ -187,6 +206,7 @@ def main():
     p = sub.add_parser("report")
     p.add_argument("--gateway", required=True)
     p.add_argument("--baseline", required=True)
+    p.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
     {"create": create, "check": check, "report": report}[args.command](args)
 
