@@ -93,6 +93,14 @@ async fn metrics_show_what_the_embedded_store_writer_did() -> Result<()> {
         ])
     };
     let [transactions, writes, busy] = scrape().await?;
+    if crate::backend::REDIS {
+        // Redis has no writer of the gateway's own: the counters exist and stay 0.
+        assert_eq!([transactions, writes, busy], [0.0; 3]);
+        let (conv, token) = app.start_conversation("zh-CN").await?;
+        app.say(&conv, &token, "怎么开发票").await?;
+        assert_eq!(scrape().await?, [0.0; 3]);
+        return Ok(());
+    }
     // The demo seed and the first conversation were written at start.
     assert!(transactions >= 1.0, "{transactions}");
     assert!(
