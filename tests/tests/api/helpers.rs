@@ -66,6 +66,15 @@ pub async fn spawn_gateway() -> Result<TestApp> {
     spawn_in(tempfile::tempdir()?).await
 }
 
+/// The value of one series (a name, with its labels if any) in Prometheus text; -1.0 when the
+/// series is missing.
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(-1.0)
+}
+
 /// A gateway on an existing data directory (for restarts).
 pub async fn spawn_in(data_dir: tempfile::TempDir) -> Result<TestApp> {
     spawn_with(data_dir, |_| {}).await
@@ -101,6 +110,17 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// `GET /metrics`: the Prometheus text.
+    pub async fn metrics_text(&self) -> Result<String> {
+        Ok(self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?)
     }
 
     pub async fn post(

@@ -24,19 +24,8 @@ async fn metrics_count_bot_turns_handoffs_and_open_sockets() -> Result<()> {
     let socket = app.customer_ws(&conv, &token, None).await?;
     app.say(&conv, &token, "你好").await?;
     app.say(&conv, &token, "转人工").await?;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    let value = |prefix: &str| -> f64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(-1.0)
-    };
+    let text = app.metrics_text().await?;
+    let value = |series: &str| metric(&text, series);
     let turns: f64 = text
         .lines()
         .filter(|l| l.starts_with("gateway_bot_turns_total{"))
@@ -44,23 +33,23 @@ async fn metrics_count_bot_turns_handoffs_and_open_sockets() -> Result<()> {
         .sum();
     assert_eq!(turns, 2.0, "{text}");
     assert_eq!(
-        value("gateway_bot_turns_total{decision=\"handoff\"} "),
+        value("gateway_bot_turns_total{decision=\"handoff\"}"),
         1.0,
         "{text}"
     );
-    assert_eq!(value("gateway_handoffs_total "), 1.0, "{text}");
+    assert_eq!(value("gateway_handoffs_total"), 1.0, "{text}");
     assert_eq!(
-        value("gateway_handoff_reasons_total{reason=\"explicit_request\"} "),
-        1.0,
-        "{text}"
-    );
-    assert_eq!(
-        value("gateway_websockets_open{side=\"customer\"} "),
+        value("gateway_handoff_reasons_total{reason=\"explicit_request\"}"),
         1.0,
         "{text}"
     );
     assert_eq!(
-        value("gateway_queue_waiting "),
+        value("gateway_websockets_open{side=\"customer\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value("gateway_queue_waiting"),
         1.0,
         "no agent: the customer waits"
     );
@@ -73,19 +62,8 @@ async fn metrics_count_bot_turns_handoffs_and_open_sockets() -> Result<()> {
 async fn metrics_show_what_the_embedded_store_writer_did() -> Result<()> {
     let app = spawn_gateway().await?;
     let scrape = || async {
-        let text = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await?
-            .text()
-            .await?;
-        let value = |name: &str| -> f64 {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(-1.0)
-        };
+        let text = app.metrics_text().await?;
+        let value = |series: &str| metric(&text, series);
         anyhow::Ok([
             value("gateway_store_transactions_total"),
             value("gateway_store_writes_total"),

@@ -137,13 +137,7 @@ async fn an_agent_who_does_not_answer_in_time_loses_the_conversation_to_the_next
     );
     assert_eq!(agent_record(&app, &slow_id).await?["missed_accepts"], 1);
     assert_eq!(agent_record(&app, &slow_id).await?["load"], 0);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let metrics = app.metrics_text().await?;
     assert!(
         metrics.contains("gateway_routing_accept_timeouts_total 1"),
         "{metrics}"

@@ -364,13 +364,7 @@ async fn a_failing_receiver_gets_the_same_event_until_it_answers() -> Result<()>
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(receiver.received().len(), 3, "nothing after the delivery");
 
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let metrics = app.metrics_text().await?;
     assert!(
         metrics.contains("gateway_webhook_attempts_total{outcome=\"delivered\"} 1"),
         "{metrics}"
