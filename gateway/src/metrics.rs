@@ -202,10 +202,7 @@ impl Metrics {
 
     /// Brings the store-writer counters up to `now`, the store's own counts.
     fn catch_up_writer(&self, now: WriterStats) {
-        let mut seen = match self.writer_seen.lock() {
-            Ok(seen) => seen,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut seen = crate::state::lock(&self.writer_seen);
         self.store_transactions
             .inc_by(now.transactions.saturating_sub(seen.transactions));
         self.store_writes

@@ -184,7 +184,7 @@ impl AppState {
     ) -> Result<(ConversationView, String), ApiError> {
         let now = self.now();
         // Time-ordered (UUID v7): the conversations active at one time sit next to each other in
-        // the embedded store's B-trees, so a group commit writes fewer pages (measured: 94-101
+        // the embedded store's B-trees, so a group commit writes fewer pages (measured: 93-101
         // instead of 168-179 KB per commit under the bot-turn benchmark).
         let id = format!("conv_{}", uuid::Uuid::now_v7().simple());
         // A verified customer keeps one id, so their tags and history follow them.

@@ -144,12 +144,15 @@ def report(args):
     systems = (("gateway (Rust, actix-web, redb)", args.gateway),
                ("baseline (Python, FastAPI/uvicorn, SQLite)", args.baseline))
     rounds = range(1, args.rounds + 1)
+    checks = {}
+    for name, d in systems:
+        with open(f"{d}/check.json", encoding="utf-8") as f:
+            checks[name] = json.load(f)
     rows = []
     for r in rounds:
         for name, d in systems:
             bench = bench_line(f"{d}/round-{r}/wrk.txt")
-            with open(f"{d}/check.json", encoding="utf-8") as f:
-                check = json.load(f)
+            check = checks[name]
             with open(f"{d}/round-{r}/load.txt", encoding="utf-8") as f:
                 load = f.read().strip()
             rows.append((name, r, bench, check, load))
