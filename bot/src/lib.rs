@@ -23,6 +23,7 @@ use triggers::{
 use kb::{Hit, KnowledgeBase};
 use models::{Intent, IntentPrediction, Language, Nlu, Sentiment, SentimentPrediction};
 use serde::{Deserialize, Serialize};
+use std::cell::OnceCell;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -219,6 +220,36 @@ pub struct Line {
     pub text: String,
     /// Present on the bot's own replies.
     pub bot: Option<BotMeta>,
+    /// A customer line's analysis, when the caller kept it from the turn that line was
+    /// ([`Outcome::analyzed`]); analysed again when `None`.
+    pub analyzed: Option<Arc<AnalyzedLine>>,
+}
+
+/// What the repeat check needs of a customer's line: its terms ([`kb::LineTerms`]), analysed
+/// once. A bot turn compares the new line with every earlier line of the bot session; a caller
+/// that keeps each line's analysis ([`Outcome::analyzed`], [`Line::analyzed`]) spares every
+/// later turn analysing the session's lines again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalyzedLine {
+    terms: kb::LineTerms,
+    /// Digits and spaces only: a clarifying option picked by number, never a repeat.
+    bare_number: bool,
+}
+
+impl AnalyzedLine {
+    /// Analyses a line as the customer sent it.
+    pub fn of(text: &str) -> Self {
+        Self::of_normalized(&kb::normalize(text))
+    }
+
+    fn of_normalized(normalized: &str) -> Self {
+        Self {
+            terms: kb::LineTerms::of(normalized),
+            bare_number: normalized
+                .chars()
+                .all(|c| c.is_ascii_digit() || c.is_whitespace()),
+        }
+    }
 }
 
 /// The result of one turn: the decision, the reply to send and what to remember.
@@ -230,6 +261,9 @@ pub struct Outcome {
     pub language: Language,
     /// The clarifying options with their questions, for `clarify`.
     pub options: Vec<Hit>,
+    /// The customer line's analysis when the turn made one, to keep for the later turns of
+    /// the conversation ([`Line::analyzed`]).
+    pub analyzed: Option<Arc<AnalyzedLine>>,
 }
 
 impl Outcome {
@@ -285,13 +319,22 @@ impl Bot {
     /// Decides one customer turn. `transcript` is the conversation before `text`.
     pub fn turn(&self, transcript: &[Line], text: &str, customer: CustomerInfo) -> Outcome {
         let seen = self.understand(text, customer.language);
-        let mut outcome = self.decide(transcript, &seen, customer.vip);
+        let analyzed = OnceCell::new();
+        let mut outcome = self.decide(transcript, &seen, customer.vip, &analyzed);
         outcome.meta.sentiment = Some(seen.sentiment.label);
         outcome.meta.negativity = Some(seen.sentiment.probabilities.negative);
+        outcome.analyzed = analyzed.into_inner();
         outcome
     }
 
-    fn decide(&self, transcript: &[Line], seen: &Understanding, vip: bool) -> Outcome {
+    /// `analyzed` receives the line's analysis if the repeat check makes one.
+    fn decide(
+        &self,
+        transcript: &[Line],
+        seen: &Understanding,
+        vip: bool,
+        analyzed: &OnceCell<Arc<AnalyzedLine>>,
+    ) -> Outcome {
         let (normalized, language) = (seen.normalized.as_str(), seen.language);
         let predicted = &seen.intent;
         let negativity = seen.sentiment.probabilities.negative;
@@ -449,6 +492,7 @@ impl Bot {
                 transcript,
                 normalized,
                 top.filter(|h| h.score >= config.clarify_threshold),
+                analyzed,
             )
         {
             return handoff(
@@ -500,6 +544,7 @@ impl Bot {
             reply,
             language,
             options,
+            analyzed: None,
         }
     }
 
@@ -556,7 +601,13 @@ impl Bot {
 
     /// Whether the customer asks again what they asked the bot before, in this bot session:
     /// a (nearly) identical message, or one whose best article the bot already answered.
-    fn asked_before(&self, transcript: &[Line], normalized: &str, top: Option<&Hit>) -> bool {
+    fn asked_before(
+        &self,
+        transcript: &[Line],
+        normalized: &str,
+        top: Option<&Hit>,
+        analyzed: &OnceCell<Arc<AnalyzedLine>>,
+    ) -> bool {
         let session = transcript
             .iter()
             .rposition(|l| matches!(l.role, Role::Agent | Role::System))
@@ -567,27 +618,32 @@ impl Bot {
                     && m.article_id.as_deref() == Some(hit.article_id.as_str())
             })
         });
+        if answered_again {
+            return true;
+        }
         // A customer who insists ("到底", "again") is asking again in other words.
         let threshold = if repeat_cue(normalized) {
             self.config.repeat_similarity_with_cue
         } else {
             self.config.repeat_similarity
         };
-        answered_again
-            || kb::similar_to_any(
-                normalized,
-                session
-                    .iter()
-                    .filter(|l| l.role == Role::Customer)
-                    .map(|l| kb::normalize(&l.text))
-                    // A bare number picks a clarifying option; picking the same one twice is no repeat.
-                    .filter(|earlier| {
-                        !earlier
-                            .chars()
-                            .all(|c| c.is_ascii_digit() || c.is_whitespace())
-                    }),
-                threshold,
-            )
+        let line = analyzed.get_or_init(|| Arc::new(AnalyzedLine::of_normalized(normalized)));
+        session
+            .iter()
+            .filter(|l| l.role == Role::Customer)
+            .any(|l| {
+                let fresh;
+                let earlier = match &l.analyzed {
+                    Some(kept) => kept.as_ref(),
+                    None => {
+                        fresh = AnalyzedLine::of(&l.text);
+                        &fresh
+                    }
+                };
+                // A bare number picks a clarifying option; picking the same one twice is no
+                // repeat.
+                !earlier.bare_number && line.terms.similarity(&earlier.terms) >= threshold
+            })
     }
 
     /// The customer pressed "talk to a person".
@@ -703,6 +759,7 @@ fn answer(hit: Hit, language: Language) -> Outcome {
         reply: hit.answer.clone(),
         language,
         options: Vec::new(),
+        analyzed: None,
     }
 }
 
@@ -730,6 +787,7 @@ fn handoff(
         reply: reply.to_owned(),
         language,
         options: Vec::new(),
+        analyzed: None,
     }
 }
 
@@ -755,6 +813,7 @@ fn small_talk(intent: Intent, confidence: f32, language: Language) -> Outcome {
         reply: reply.to_owned(),
         language,
         options: Vec::new(),
+        analyzed: None,
     }
 }
 

@@ -153,11 +153,13 @@ pub fn run(bot: &Bot, scenarios: &[Scenario]) -> Report {
                 role: Role::Customer,
                 text: turn.customer.clone(),
                 bot: None,
+                analyzed: outcome.analyzed.clone(),
             });
             transcript.push(Line {
                 role: Role::Bot,
                 text: outcome.reply.clone(),
                 bot: Some(outcome.meta.clone()),
+                analyzed: None,
             });
             let meta = &outcome.meta;
             let got = describe(meta.decision, meta.article_id.as_deref(), &meta.reasons);

@@ -1,6 +1,6 @@
 //! The bot's decisions, turn by turn, on a small knowledge base.
 
-use bot::{Bot, BotConfig, CustomerInfo, DecisionKind, HandoffReason, Line, Role};
+use bot::{AnalyzedLine, Bot, BotConfig, CustomerInfo, DecisionKind, HandoffReason, Line, Role};
 use kb::{Article, KnowledgeBase};
 use models::{Intent, Language};
 use std::sync::Arc;
@@ -77,8 +77,19 @@ const ZH_VIP: CustomerInfo = CustomerInfo {
     vip: true,
 };
 
-/// Plays the customer's turns in order and returns the decision of each.
+/// Plays the customer's turns in order and returns the decision of each: once keeping each
+/// line's analysis for the later turns (as the gateway does) and once without, which must decide
+/// the same.
 fn play(bot: &Bot, turns: &[&str]) -> Vec<bot::Outcome> {
+    let kept = play_keeping(bot, turns, true);
+    let fresh = play_keeping(bot, turns, false);
+    for (k, f) in kept.iter().zip(&fresh) {
+        assert_eq!((&k.meta, &k.reply), (&f.meta, &f.reply), "{turns:?}");
+    }
+    kept
+}
+
+fn play_keeping(bot: &Bot, turns: &[&str], keep: bool) -> Vec<bot::Outcome> {
     let mut transcript: Vec<Line> = Vec::new();
     let mut outcomes = Vec::new();
     for text in turns {
@@ -87,11 +98,13 @@ fn play(bot: &Bot, turns: &[&str]) -> Vec<bot::Outcome> {
             role: Role::Customer,
             text: text.to_string(),
             bot: None,
+            analyzed: outcome.analyzed.clone().filter(|_| keep),
         });
         transcript.push(Line {
             role: Role::Bot,
             text: outcome.reply.clone(),
             bot: Some(outcome.meta.clone()),
+            analyzed: None,
         });
         outcomes.push(outcome);
     }
@@ -182,11 +195,13 @@ fn a_clarifying_question_can_be_answered_by_number() {
             role: Role::Customer,
             text: "退款和发票".into(),
             bot: None,
+            analyzed: None,
         },
         Line {
             role: Role::Bot,
             text: "您是想问以下哪个问题？".into(),
             bot: Some(offered),
+            analyzed: None,
         },
     ];
     let out = bot.turn(&transcript, "2", ZH);
@@ -214,11 +229,13 @@ fn the_context_package_holds_questions_orders_attempts_and_reasons() {
             role: Role::Customer,
             text: text.to_string(),
             bot: None,
+            analyzed: None,
         });
         transcript.push(Line {
             role: Role::Bot,
             text: outcome.reply.clone(),
             bot: Some(outcome.meta.clone()),
+            analyzed: None,
         });
     }
     let ctx = bot::build_context(&transcript, &[HandoffReason::ExplicitRequest], ZH);
@@ -291,6 +308,7 @@ fn a_verified_vip_with_a_refund_goes_to_a_person() {
             role: Role::Customer,
             text: "我要退款".into(),
             bot: None,
+            analyzed: None,
         }],
         &[HandoffReason::VipSensitive],
         ZH_VIP,
@@ -375,11 +393,13 @@ fn saying_the_answer_did_not_help_is_never_small_talk() {
                 role: Role::Customer,
                 text: "How long does shipping take?".into(),
                 bot: None,
+                analyzed: None,
             },
             Line {
                 role: Role::Bot,
                 text: first.reply.clone(),
                 bot: Some(first.meta.clone()),
+                analyzed: None,
             },
         ];
         let out = b.turn(&transcript, text, en);
@@ -482,4 +502,55 @@ fn requests_for_a_person_and_complaints_the_keyword_lists_do_not_know_still_hand
             out[0].meta
         );
     }
+}
+
+#[test]
+fn a_kept_analysis_of_an_earlier_line_is_what_the_repeat_check_compares() {
+    let bot = bot();
+    let question = "会员积分可以换什么礼品";
+    let other = "你们的直播间几点开播";
+    // The customer's earlier line as the transcript gives it to the bot: its text and, when the
+    // caller kept it, the analysis made on that line's own turn.
+    let transcript = |text: &str, analyzed: Option<AnalyzedLine>| {
+        let first = bot.turn(&[], text, ZH);
+        assert_ne!(first.decision(), DecisionKind::Handoff, "{text}");
+        vec![
+            Line {
+                role: Role::Customer,
+                text: text.to_owned(),
+                bot: None,
+                analyzed: analyzed.map(Arc::new),
+            },
+            Line {
+                role: Role::Bot,
+                text: first.reply.clone(),
+                bot: Some(first.meta),
+                analyzed: None,
+            },
+        ]
+    };
+    let reasons = |t: &[Line]| bot.turn(t, question, ZH).meta.reasons;
+    // Analysed afresh: the same question again is a repeat, another one is not.
+    assert_eq!(
+        reasons(&transcript(question, None)),
+        [HandoffReason::RepeatedQuestion]
+    );
+    // (Two unanswered lines in a row hand off too, but for another reason.)
+    let repeat = |t: &[Line]| reasons(t).contains(&HandoffReason::RepeatedQuestion);
+    assert!(!repeat(&transcript(other, None)));
+    // A kept analysis is used instead of the text: the analysis decides, not the text.
+    assert_eq!(
+        reasons(&transcript(other, Some(AnalyzedLine::of(question)))),
+        [HandoffReason::RepeatedQuestion]
+    );
+    assert!(!repeat(&transcript(
+        question,
+        Some(AnalyzedLine::of(other))
+    )));
+    // The turn hands back the analysis of its own line, equal to a fresh one.
+    let outcome = bot.turn(&transcript(other, None), question, ZH);
+    assert_eq!(
+        outcome.analyzed.as_deref(),
+        Some(&AnalyzedLine::of(question))
+    );
 }

@@ -89,8 +89,25 @@ fn lines(messages: &[Message]) -> Vec<bot::Line> {
             },
             text: m.text.clone(),
             bot: m.bot.clone(),
+            analyzed: None,
         })
         .collect()
+}
+
+/// The conversation as the bot reads it: [`lines`], each customer line with the analysis its
+/// own turn made when this process keeps it ([`AppState::line_analyses`]).
+fn transcript(
+    kept: &std::sync::Mutex<lru::LruCache<String, std::sync::Arc<bot::AnalyzedLine>>>,
+    messages: &[Message],
+) -> Vec<bot::Line> {
+    let mut transcript = lines(messages);
+    let mut kept = lock(kept);
+    for (line, message) in transcript.iter_mut().zip(messages) {
+        if line.role == bot::Role::Customer {
+            line.analyzed = kept.get(&message.id).cloned();
+        }
+    }
+    transcript
 }
 
 /// The customer as the bot sees them: their language, and VIP only when verified.
@@ -347,13 +364,8 @@ impl AppState {
         // A store that can read the turn first (the embedded one) stores the customer's message
         // together with the bot's answer: one write and one fsync per bot turn, and the writer
         // never waits on the bot or does its reading.
-        let read = self
-            .store
-            .read_turn(
-                conversation_id,
-                new.client_message_id.as_deref(),
-                BOT_HISTORY,
-            )
+        let (read, thought) = self
+            .read_turn(conversation_id, new.client_message_id.as_deref(), &text)
             .await?;
         match read {
             None => {}
@@ -374,7 +386,9 @@ impl AppState {
             }) => {
                 let conversation = self.back_to_the_bot(*conversation).await?;
                 if conversation.state == ConversationState::Bot {
-                    return self.bot_exchange(conversation, &earlier, new, text).await;
+                    return self
+                        .bot_exchange(conversation, &earlier, new, text, thought)
+                        .await;
                 }
                 // With people: stored alone, below.
             }
@@ -419,14 +433,19 @@ impl AppState {
     /// A bot turn stored in one write ([`Store::bot_exchange`]): the bot answers from what
     /// [`Store::read_turn`] read, then the customer's message and the answer are stored
     /// together. Nothing of the turn is acknowledged or announced before that write.
+    /// `thought` is the bot's turn when [`AppState::read_turn`] ran it already.
     async fn bot_exchange(
         &self,
         conversation: Conversation,
         earlier: &[Message],
         new: NewMessage,
         text: MessageText,
+        thought: Option<bot::Outcome>,
     ) -> Result<Posted, ApiError> {
-        let outcome = self.run_bot(&conversation, earlier, &text).await?;
+        let outcome = match thought {
+            Some(outcome) => outcome,
+            None => self.run_bot(&conversation, earlier, &text).await?,
+        };
         let exchange = self
             .store
             .bot_exchange(&conversation.id, new, self.bot_reply(&outcome), BOT_HISTORY)
@@ -489,6 +508,62 @@ impl AppState {
         Ok(conversation)
     }
 
+    /// [`Store::read_turn`] for a customer's message, and the bot's turn on what it read when
+    /// the conversation is (or will be again, see [`AppState::back_to_the_bot`]) the bot's.
+    /// On a store that reads on the calling thread ([`Store::read_turn_blocking`]) both run in
+    /// one task on the blocking pool, holding one bot slot (as [`AppState::run_bot`]): one
+    /// thread hop per turn fewer.
+    async fn read_turn(
+        &self,
+        conversation_id: &str,
+        client_message_id: Option<&str>,
+        text: &MessageText,
+    ) -> Result<(Option<TurnRead>, Option<bot::Outcome>), ApiError> {
+        if !self.store.reads_turns_blocking() {
+            let read = self
+                .store
+                .read_turn(conversation_id, client_message_id, BOT_HISTORY)
+                .await?;
+            return Ok((read, None));
+        }
+        let store = std::sync::Arc::clone(&self.store);
+        let bot = std::sync::Arc::clone(&self.bot);
+        let kept = std::sync::Arc::clone(&self.line_analyses);
+        let conversation_id = conversation_id.to_owned();
+        let client_message_id = client_message_id.map(str::to_owned);
+        let turn_text = text.as_str().to_owned();
+        let slot = std::sync::Arc::clone(&self.bot_slots)
+            .acquire_owned()
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        let (read, thought) = tokio::task::spawn_blocking(move || {
+            let read = store
+                .read_turn_blocking(&conversation_id, client_message_id.as_deref(), BOT_HISTORY)
+                .transpose();
+            let thought = match &read {
+                Ok(Some(TurnRead::Open {
+                    conversation,
+                    earlier,
+                })) if matches!(
+                    conversation.state,
+                    ConversationState::Bot
+                        | ConversationState::Resolved
+                        | ConversationState::FollowUp
+                ) =>
+                {
+                    let transcript = transcript(&kept, earlier);
+                    Some(bot.turn(&transcript, &turn_text, customer_info(conversation)))
+                }
+                _ => None,
+            };
+            drop(slot);
+            (read, thought)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+        Ok((read?, thought))
+    }
+
     /// The bot's turn on the blocking pool, first come first served, a few turns per core at
     /// once (see `AppState::bot_slots`).
     async fn run_bot(
@@ -497,7 +572,7 @@ impl AppState {
         earlier: &[Message],
         text: &MessageText,
     ) -> Result<bot::Outcome, ApiError> {
-        let transcript = lines(earlier);
+        let transcript = transcript(&self.line_analyses, earlier);
         let bot = std::sync::Arc::clone(&self.bot);
         let customer = customer_info(conversation);
         let turn_text = text.as_str().to_owned();
@@ -537,6 +612,9 @@ impl AppState {
         text: &MessageText,
     ) -> Result<Posted, ApiError> {
         self.metrics.count_bot_turn(outcome.decision());
+        if let Some(analyzed) = &outcome.analyzed {
+            lock(&self.line_analyses).put(message.id.clone(), std::sync::Arc::clone(analyzed));
+        }
         // Both in one batch, so another process gets them in one PUBLISH.
         self.hub.publish_all(
             [&message, &reply]
@@ -1281,5 +1359,52 @@ fn bot_author() -> Author {
         role: AuthorRole::Bot,
         id: None,
         name: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str, role: AuthorRole, text: &str) -> Message {
+        Message {
+            id: id.to_owned(),
+            conversation_id: "conv_1".to_owned(),
+            seq: 1,
+            author: Author {
+                role,
+                id: None,
+                name: None,
+            },
+            text: text.to_owned(),
+            created_at: chrono::Utc::now(),
+            client_message_id: None,
+            bot: None,
+        }
+    }
+
+    #[test]
+    fn the_transcript_carries_the_kept_analysis_of_each_customer_line() {
+        let kept = std::sync::Mutex::new(lru::LruCache::new(
+            std::num::NonZeroUsize::new(4).expect("non-zero"),
+        ));
+        let analyzed = std::sync::Arc::new(bot::AnalyzedLine::of("多久发货"));
+        // Kept under message ids; a bot line's id never gets a customer's analysis.
+        kept.lock()
+            .expect("unpoisoned")
+            .put("msg_a".to_owned(), std::sync::Arc::clone(&analyzed));
+        kept.lock()
+            .expect("unpoisoned")
+            .put("msg_b".to_owned(), std::sync::Arc::clone(&analyzed));
+        let messages = [
+            message("msg_a", AuthorRole::Customer, "多久发货"),
+            message("msg_b", AuthorRole::Bot, "48小时内"),
+            message("msg_c", AuthorRole::Customer, "包邮吗"),
+        ];
+        let lines = transcript(&kept, &messages);
+        assert_eq!(lines[0].analyzed.as_deref(), Some(analyzed.as_ref()));
+        assert_eq!(lines[1].analyzed, None);
+        assert_eq!(lines[2].analyzed, None, "not kept: analysed by the bot");
+        assert_eq!(lines[2].text, "包邮吗");
     }
 }

@@ -28,6 +28,15 @@ const IDENTITY_CACHE_SIZE: NonZeroUsize = match NonZeroUsize::new(100_000) {
     None => NonZeroUsize::MIN,
 };
 
+/// How many customer lines' analyses each process keeps for the bot's repeat check (about
+/// 850 bytes each): a bot session's earlier lines, for some 2 000 conversations of ten lines in
+/// a bot session at once. A line no longer kept is analysed again (the same result, only
+/// slower).
+const LINE_ANALYSIS_CACHE_SIZE: NonZeroUsize = match NonZeroUsize::new(20_000) {
+    Some(size) => size,
+    None => NonZeroUsize::MIN,
+};
+
 pub struct AppState {
     pub settings: Settings,
     pub store: Arc<dyn Store>,
@@ -51,6 +60,10 @@ pub struct AppState {
     /// Conversation id → its customer as a message author (fixed when the conversation
     /// starts), so storing a customer's message needs no read first.
     pub customer_authors: Mutex<lru::LruCache<String, Author>>,
+    /// Customer message id → the bot's analysis of that line ([`bot::AnalyzedLine`]), made on
+    /// the line's own turn: later turns of the conversation compare with it instead of
+    /// analysing every earlier line again. Messages never change, so a kept one is never stale.
+    pub line_analyses: Arc<Mutex<lru::LruCache<String, Arc<bot::AnalyzedLine>>>>,
     /// The registered webhooks and when they were read (see [`crate::webhooks`]).
     pub webhook_cache: Mutex<Option<(Instant, Vec<crate::webhooks::Webhook>)>>,
     /// Wakes the webhook worker when an event was written here.
@@ -88,6 +101,7 @@ impl AppState {
             announced: Mutex::new(HashMap::new()),
             customer_tokens: Mutex::new(lru::LruCache::new(IDENTITY_CACHE_SIZE)),
             customer_authors: Mutex::new(lru::LruCache::new(IDENTITY_CACHE_SIZE)),
+            line_analyses: Arc::new(Mutex::new(lru::LruCache::new(LINE_ANALYSIS_CACHE_SIZE))),
             webhook_cache: Mutex::new(None),
             webhook_wake: tokio::sync::Notify::new(),
         }

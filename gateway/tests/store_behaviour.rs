@@ -666,12 +666,39 @@ async fn customer_turn_stores_nothing_in_a_closed_or_unknown_conversation(
     Ok(())
 }
 
+/// [`Store::read_turn`], checked against [`Store::read_turn_blocking`] (run on the blocking pool)
+/// on a store that has it: both must read the same.
+async fn read_turn(
+    store: &Shared,
+    conversation_id: &str,
+    client_message_id: Option<&str>,
+    history: usize,
+) -> anyhow::Result<Option<TurnRead>> {
+    let read = store
+        .read_turn(conversation_id, client_message_id, history)
+        .await?;
+    let blocking = {
+        let (store, cid) = (Shared::clone(store), conversation_id.to_owned());
+        let client = client_message_id.map(str::to_owned);
+        tokio::task::spawn_blocking(move || {
+            store.read_turn_blocking(&cid, client.as_deref(), history)
+        })
+        .await?
+        .transpose()?
+    };
+    assert_eq!(blocking.is_some(), store.reads_turns_blocking());
+    if let Some(blocking) = blocking {
+        assert_eq!(Some(&blocking), read.as_ref(), "the blocking read differs");
+    }
+    Ok(read)
+}
+
 async fn read_turn_finds_what_customer_turn_would_and_stores_nothing(
     store: Shared,
 ) -> anyhow::Result<()> {
     let stored = conversation("c1");
     store.put_conversation(&stored).await?;
-    let Some(first) = store.read_turn("c1", Some("cm-1"), 3).await? else {
+    let Some(first) = read_turn(&store, "c1", Some("cm-1"), 3).await? else {
         // A store without a read half (Redis) takes the turn with `customer_turn`.
         return Ok(());
     };
@@ -690,7 +717,8 @@ async fn read_turn_finds_what_customer_turn_would_and_stores_nothing(
             .append_message("c1", bot_message(&format!("reply {i}")))
             .await?;
     }
-    let Some(TurnRead::Open { earlier, .. }) = store.read_turn("c1", Some("cm-6"), 3).await? else {
+    let Some(TurnRead::Open { earlier, .. }) = read_turn(&store, "c1", Some("cm-6"), 3).await?
+    else {
         anyhow::bail!("an open conversation was not read as open");
     };
     assert_eq!(seqs(&earlier), [3, 4, 5], "the last three, oldest first");
@@ -698,7 +726,7 @@ async fn read_turn_finds_what_customer_turn_would_and_stores_nothing(
         original,
         following,
         ..
-    }) = store.read_turn("c1", Some("cm-1"), 2).await?
+    }) = read_turn(&store, "c1", Some("cm-1"), 2).await?
     else {
         anyhow::bail!("a retry was not recognised");
     };
@@ -712,18 +740,18 @@ async fn read_turn_finds_what_customer_turn_would_and_stores_nothing(
         .put_conversation(&conversation_in("c1", ConversationState::Closed))
         .await?;
     assert!(matches!(
-        store.read_turn("c1", Some("cm-7"), 3).await?,
+        read_turn(&store, "c1", Some("cm-7"), 3).await?,
         Some(TurnRead::Closed(c)) if c.state == ConversationState::Closed
     ));
     assert!(
         matches!(
-            store.read_turn("c1", Some("cm-1"), 3).await?,
+            read_turn(&store, "c1", Some("cm-1"), 3).await?,
             Some(TurnRead::Repeat { .. })
         ),
         "a retry of a message stored before the close is still answered"
     );
     assert_eq!(
-        store.read_turn("nope", Some("cm-1"), 3).await?,
+        read_turn(&store, "nope", Some("cm-1"), 3).await?,
         Some(TurnRead::Missing)
     );
     assert_eq!(

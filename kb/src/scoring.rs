@@ -112,7 +112,7 @@ const STOPWORD: u8 = 1;
 const BIGRAM: u8 = 2;
 const UNIGRAM: u8 = 4;
 
-fn kind_of(key: &str) -> u8 {
+pub(crate) fn kind_of(key: &str) -> u8 {
     let mut kind = 0;
     if is_stopword(key) {
         kind |= STOPWORD;
@@ -130,7 +130,7 @@ fn kind_of(key: &str) -> u8 {
 /// phrasings, scaled down for function words and for bigrams and characters. Terms unknown to
 /// the index (df 0) get the highest idf, so words a query adds beyond a phrasing lower the
 /// similarity.
-fn corpus_weight(phrasings: usize, df: u32, kind: u8) -> f32 {
+pub(crate) fn corpus_weight(phrasings: usize, df: u32, kind: u8) -> f32 {
     let n = phrasings as f32;
     let df = df as f32;
     let mut weight = (1.0 + (n + 1.0) / (df + 0.5)).ln();

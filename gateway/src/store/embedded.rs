@@ -511,6 +511,52 @@ fn turn_in(
     })
 }
 
+/// [`Store::read_turn`] in one read transaction.
+fn read_turn_in(
+    db: &Database,
+    cid: &str,
+    client_message_id: Option<&str>,
+    history: usize,
+) -> Result<TurnRead, StoreError> {
+    let txn = db.begin_read()?;
+    let conversation = read_in::<Conversation>(&txn.open_table(CONVERSATIONS)?, cid)?;
+    let Some(conversation) = conversation.map(Box::new) else {
+        return Ok(TurnRead::Missing);
+    };
+    let messages = txn.open_table(MESSAGES)?;
+    if let Some(client_id) = client_message_id {
+        let seen = txn
+            .open_table(CLIENT_IDS)?
+            .get((cid, client_id))?
+            .map(|v| v.value());
+        if let Some(seq) = seen {
+            if let Some(original) = messages.get((cid, seq))? {
+                return Ok(TurnRead::Repeat {
+                    original: Box::new(decode(original.value())?),
+                    following: messages_in(&messages, cid, seq, history)?,
+                    conversation,
+                });
+            }
+        }
+    }
+    if conversation.state == ConversationState::Closed {
+        return Ok(TurnRead::Closed(conversation));
+    }
+    let mut earlier = Vec::with_capacity(history.min(64));
+    for entry in messages
+        .range((cid, 0)..=(cid, u64::MAX))?
+        .rev()
+        .take(history)
+    {
+        earlier.push(decode::<Message>(entry?.1.value())?);
+    }
+    earlier.reverse();
+    Ok(TurnRead::Open {
+        conversation,
+        earlier,
+    })
+}
+
 #[async_trait]
 impl Store for EmbeddedStore {
     fn writer_stats(&self) -> Option<WriterStats> {
@@ -633,46 +679,27 @@ impl Store for EmbeddedStore {
         let conversation_id = conversation_id.to_owned();
         let client_message_id = client_message_id.map(str::to_owned);
         self.run(move |db| {
-            let txn = db.begin_read()?;
-            let cid = conversation_id.as_str();
-            let conversation = read_in::<Conversation>(&txn.open_table(CONVERSATIONS)?, cid)?;
-            let Some(conversation) = conversation.map(Box::new) else {
-                return Ok(Some(TurnRead::Missing));
-            };
-            let messages = txn.open_table(MESSAGES)?;
-            if let Some(client_id) = &client_message_id {
-                let seen = txn
-                    .open_table(CLIENT_IDS)?
-                    .get((cid, client_id.as_str()))?
-                    .map(|v| v.value());
-                if let Some(seq) = seen {
-                    if let Some(original) = messages.get((cid, seq))? {
-                        return Ok(Some(TurnRead::Repeat {
-                            original: Box::new(decode(original.value())?),
-                            following: messages_in(&messages, cid, seq, history)?,
-                            conversation,
-                        }));
-                    }
-                }
-            }
-            if conversation.state == ConversationState::Closed {
-                return Ok(Some(TurnRead::Closed(conversation)));
-            }
-            let mut earlier = Vec::with_capacity(history.min(64));
-            for entry in messages
-                .range((cid, 0)..=(cid, u64::MAX))?
-                .rev()
-                .take(history)
-            {
-                earlier.push(decode::<Message>(entry?.1.value())?);
-            }
-            earlier.reverse();
-            Ok(Some(TurnRead::Open {
-                conversation,
-                earlier,
-            }))
+            read_turn_in(db, &conversation_id, client_message_id.as_deref(), history).map(Some)
         })
         .await
+    }
+
+    fn read_turn_blocking(
+        &self,
+        conversation_id: &str,
+        client_message_id: Option<&str>,
+        history: usize,
+    ) -> Option<Result<TurnRead, StoreError>> {
+        Some(read_turn_in(
+            &self.db,
+            conversation_id,
+            client_message_id,
+            history,
+        ))
+    }
+
+    fn reads_turns_blocking(&self) -> bool {
+        true
     }
 
     /// One write job, one commit with its fsync, and nothing read in it but the conversation

@@ -233,6 +233,24 @@ pub trait Store: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// [`Store::read_turn`] on the calling thread, which must be allowed to block (tokio's
+    /// blocking pool): the caller goes on with the bot's turn on the same thread, one thread hop
+    /// fewer per bot turn. `None` (the default) for a store without it; then
+    /// [`Store::reads_turns_blocking`] is false.
+    fn read_turn_blocking(
+        &self,
+        _conversation_id: &str,
+        _client_message_id: Option<&str>,
+        _history: usize,
+    ) -> Option<Result<TurnRead, StoreError>> {
+        None
+    }
+
+    /// Whether [`Store::read_turn_blocking`] answers.
+    fn reads_turns_blocking(&self) -> bool {
+        false
+    }
+
     /// A customer's message and the bot's answer to it, stored together: the customer's message
     /// exactly as [`Store::customer_turn`] stores it (a retry finds its original, a closed or
     /// missing conversation stores nothing), then `reply` right after it when the message was
