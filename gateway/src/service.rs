@@ -110,6 +110,15 @@ fn transcript(
     transcript
 }
 
+/// Whether a customer's message takes a conversation in this state back to the bot
+/// ([`AppState::back_to_the_bot`]).
+fn returns_to_the_bot(state: ConversationState) -> bool {
+    matches!(
+        state,
+        ConversationState::Resolved | ConversationState::FollowUp
+    )
+}
+
 /// The customer as the bot sees them: their language, and VIP only when verified.
 fn customer_info(conversation: &Conversation) -> bot::CustomerInfo {
     bot::CustomerInfo {
@@ -364,31 +373,29 @@ impl AppState {
         // A store that can read the turn first (the embedded one) stores the customer's message
         // together with the bot's answer: one write and one fsync per bot turn, and the writer
         // never waits on the bot or does its reading.
-        let (read, thought) = self
+        let read = self
             .read_turn(conversation_id, new.client_message_id.as_deref(), &text)
             .await?;
         match read {
             None => {}
-            Some(TurnRead::Missing) => return Err(ApiError::NotFound("conversation")),
-            Some(TurnRead::Closed(_)) => return Err(conversation_ended()),
-            Some(TurnRead::Repeat {
-                conversation,
-                original,
-                following,
-            }) => {
+            Some((TurnRead::Missing, _)) => return Err(ApiError::NotFound("conversation")),
+            Some((TurnRead::Closed(_), _)) => return Err(conversation_ended()),
+            Some((
+                TurnRead::Repeat {
+                    conversation,
+                    original,
+                    following,
+                },
+                _,
+            )) => {
                 return self
                     .repeat_posted(*conversation, *original, &following)
                     .await
             }
-            Some(TurnRead::Open {
-                conversation,
-                earlier,
-            }) => {
+            Some((TurnRead::Open { conversation, .. }, thought)) => {
                 let conversation = self.back_to_the_bot(*conversation).await?;
-                if conversation.state == ConversationState::Bot {
-                    return self
-                        .bot_exchange(conversation, &earlier, new, text, thought)
-                        .await;
+                if let (ConversationState::Bot, Some(outcome)) = (conversation.state, thought) {
+                    return self.bot_exchange(conversation, new, text, outcome).await;
                 }
                 // With people: stored alone, below.
             }
@@ -419,7 +426,8 @@ impl AppState {
         if conversation.state != ConversationState::Bot {
             return self.posted_to_people(conversation, message, &text).await;
         }
-        // Stored already (a store without `read_turn`): the bot answers, then its reply follows.
+        // Stored already (a store without `read_turn_blocking`): the bot answers, then its reply
+        // follows.
         let outcome = self.run_bot(&conversation, &earlier, &text).await?;
         let reply = self
             .store
@@ -430,22 +438,16 @@ impl AppState {
             .await
     }
 
-    /// A bot turn stored in one write ([`Store::bot_exchange`]): the bot answers from what
-    /// [`Store::read_turn`] read, then the customer's message and the answer are stored
+    /// A bot turn stored in one write ([`Store::bot_exchange`]): the bot's `outcome` on what
+    /// [`AppState::read_turn`] read, then the customer's message and the answer are stored
     /// together. Nothing of the turn is acknowledged or announced before that write.
-    /// `thought` is the bot's turn when [`AppState::read_turn`] ran it already.
     async fn bot_exchange(
         &self,
         conversation: Conversation,
-        earlier: &[Message],
         new: NewMessage,
         text: MessageText,
-        thought: Option<bot::Outcome>,
+        outcome: bot::Outcome,
     ) -> Result<Posted, ApiError> {
-        let outcome = match thought {
-            Some(outcome) => outcome,
-            None => self.run_bot(&conversation, earlier, &text).await?,
-        };
         let exchange = self
             .store
             .bot_exchange(&conversation.id, new, self.bot_reply(&outcome), BOT_HISTORY)
@@ -494,10 +496,7 @@ impl AppState {
         &self,
         mut conversation: Conversation,
     ) -> Result<Conversation, ApiError> {
-        if matches!(
-            conversation.state,
-            ConversationState::Resolved | ConversationState::FollowUp
-        ) {
+        if returns_to_the_bot(conversation.state) {
             conversation.state = ConversationState::Bot;
             conversation.assignee = None;
             conversation.ended_at = None;
@@ -508,23 +507,19 @@ impl AppState {
         Ok(conversation)
     }
 
-    /// [`Store::read_turn`] for a customer's message, and the bot's turn on what it read when
-    /// the conversation is (or will be again, see [`AppState::back_to_the_bot`]) the bot's.
-    /// On a store that reads on the calling thread ([`Store::read_turn_blocking`]) both run in
-    /// one task on the blocking pool, holding one bot slot (as [`AppState::run_bot`]): one
-    /// thread hop per turn fewer.
+    /// [`Store::read_turn_blocking`] for a customer's message, and the bot's turn on what it read
+    /// when the conversation is (or will be again, see [`AppState::back_to_the_bot`]) the
+    /// bot's: both in one task on the blocking pool, holding one bot slot (as
+    /// [`AppState::run_bot`]), one thread hop per turn fewer. `None` for a store without that
+    /// read (Redis), whose turn starts with [`Store::customer_turn`].
     async fn read_turn(
         &self,
         conversation_id: &str,
         client_message_id: Option<&str>,
         text: &MessageText,
-    ) -> Result<(Option<TurnRead>, Option<bot::Outcome>), ApiError> {
+    ) -> Result<Option<(TurnRead, Option<bot::Outcome>)>, ApiError> {
         if !self.store.reads_turns_blocking() {
-            let read = self
-                .store
-                .read_turn(conversation_id, client_message_id, BOT_HISTORY)
-                .await?;
-            return Ok((read, None));
+            return Ok(None);
         }
         let store = std::sync::Arc::clone(&self.store);
         let bot = std::sync::Arc::clone(&self.bot);
@@ -536,20 +531,16 @@ impl AppState {
             .acquire_owned()
             .await
             .map_err(|e| ApiError::Internal(e.into()))?;
-        let (read, thought) = tokio::task::spawn_blocking(move || {
+        let read = tokio::task::spawn_blocking(move || {
             let read = store
                 .read_turn_blocking(&conversation_id, client_message_id.as_deref(), BOT_HISTORY)
-                .transpose();
+                .transpose()?;
             let thought = match &read {
-                Ok(Some(TurnRead::Open {
+                Some(TurnRead::Open {
                     conversation,
                     earlier,
-                })) if matches!(
-                    conversation.state,
-                    ConversationState::Bot
-                        | ConversationState::Resolved
-                        | ConversationState::FollowUp
-                ) =>
+                }) if conversation.state == ConversationState::Bot
+                    || returns_to_the_bot(conversation.state) =>
                 {
                     let transcript = transcript(&kept, earlier);
                     Some(bot.turn(&transcript, &turn_text, customer_info(conversation)))
@@ -557,11 +548,11 @@ impl AppState {
                 _ => None,
             };
             drop(slot);
-            (read, thought)
+            Ok::<_, crate::store::StoreError>(read.map(|read| (read, thought)))
         })
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-        Ok((read?, thought))
+        .map_err(|e| ApiError::Internal(e.into()))??;
+        Ok(read)
     }
 
     /// The bot's turn on the blocking pool, first come first served, a few turns per core at

@@ -33,7 +33,7 @@ mod knowledge_base;
 mod normalize;
 mod scoring;
 
-pub use gaps::{group_questions, similar_to_any, similarity, Group, LineTerms, GROUP_SIMILARITY};
+pub use gaps::{group_questions, similarity, Group, LineTerms, GROUP_SIMILARITY};
 pub use knowledge_base::KnowledgeBase;
 pub use normalize::normalize;
 

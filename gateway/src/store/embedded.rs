@@ -14,7 +14,7 @@
 //! Under load the fsync — the cost of a durable write — is shared by every write waiting for
 //! it; alone, a write is committed at once, as before. Reads run on tokio's blocking pool.
 //!
-//! **A bot turn is one write.** [`Store::read_turn`] reads the conversation and its history in a
+//! **A bot turn is one write.** [`Store::read_turn_blocking`] reads the conversation and its history in a
 //! read transaction on the blocking pool, the bot answers, and [`Store::bot_exchange`] stores the
 //! customer's message and the answer in one write job: the writer thread, the one thing every
 //! turn passes through, does one small job per turn and never the history's reading.
@@ -511,7 +511,7 @@ fn turn_in(
     })
 }
 
-/// [`Store::read_turn`] in one read transaction.
+/// [`Store::read_turn_blocking`] in one read transaction.
 fn read_turn_in(
     db: &Database,
     cid: &str,
@@ -668,22 +668,8 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    /// One read transaction on the blocking pool: the writer thread never does a bot turn's
-    /// reading (see [`EmbeddedStore::bot_exchange`]).
-    async fn read_turn(
-        &self,
-        conversation_id: &str,
-        client_message_id: Option<&str>,
-        history: usize,
-    ) -> Result<Option<TurnRead>, StoreError> {
-        let conversation_id = conversation_id.to_owned();
-        let client_message_id = client_message_id.map(str::to_owned);
-        self.run(move |db| {
-            read_turn_in(db, &conversation_id, client_message_id.as_deref(), history).map(Some)
-        })
-        .await
-    }
-
+    /// One read transaction on the calling thread (the blocking pool): the writer thread never
+    /// does a bot turn's reading (see [`EmbeddedStore::bot_exchange`]).
     fn read_turn_blocking(
         &self,
         conversation_id: &str,
@@ -703,7 +689,7 @@ impl Store for EmbeddedStore {
     }
 
     /// One write job, one commit with its fsync, and nothing read in it but the conversation
-    /// and the customer's `client_message_id`: the history was read by [`Store::read_turn`]
+    /// and the customer's `client_message_id`: the history was read by [`Store::read_turn_blocking`]
     /// beside the writer. Writes that wait together share the fsync (group commit).
     async fn bot_exchange(
         &self,

@@ -67,7 +67,8 @@ pub enum CustomerTurn {
     },
 }
 
-/// What a customer's new message meets, read before anything is stored ([`Store::read_turn`]):
+/// What a customer's new message meets, read before anything is stored
+/// ([`Store::read_turn_blocking`]):
 /// the first half of a bot turn that is stored in one write ([`Store::bot_exchange`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum TurnRead {
@@ -221,22 +222,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// The read half of a bot turn, for a store that stores the turn in one write: what
     /// [`Store::customer_turn`] would find for a message with `client_message_id`, without
-    /// storing anything. `None` (the default) when the store has no cheaper way than
-    /// `customer_turn` and then [`Store::append_message`] for the answer (the Redis store: two
-    /// scripts, two round trips, either way).
-    async fn read_turn(
-        &self,
-        _conversation_id: &str,
-        _client_message_id: Option<&str>,
-        _history: usize,
-    ) -> Result<Option<TurnRead>, StoreError> {
-        Ok(None)
-    }
-
-    /// [`Store::read_turn`] on the calling thread, which must be allowed to block (tokio's
-    /// blocking pool): the caller goes on with the bot's turn on the same thread, one thread hop
-    /// fewer per bot turn. `None` (the default) for a store without it; then
-    /// [`Store::reads_turns_blocking`] is false.
+    /// storing anything. It runs on the calling thread, which must be allowed to block (tokio's
+    /// blocking pool), so the caller goes on with the bot's turn on the same thread. `None` (the
+    /// default, and [`Store::reads_turns_blocking`] false) when the store has no cheaper way
+    /// than `customer_turn` and then [`Store::append_message`] for the answer (the Redis store:
+    /// two scripts, two round trips, either way).
     fn read_turn_blocking(
         &self,
         _conversation_id: &str,
